@@ -1,0 +1,37 @@
+package otp
+
+// AccountStatus is the state of an account in the integrator's directory.
+type AccountStatus string
+
+// The account statuses of the directory. Only active accounts can receive codes;
+// the closed ones map to Google's ACCOUNT_CLOSED* results when the account was
+// identified by associationId.
+const (
+	StatusActive                 AccountStatus = "active"
+	StatusNotEligible            AccountStatus = "not_eligible"
+	StatusClosed                 AccountStatus = "closed"
+	StatusClosedAccountTakenOver AccountStatus = "closed_account_taken_over"
+	StatusClosedFraud            AccountStatus = "closed_fraud"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s AccountStatus) Valid() bool {
+	switch s {
+	case StatusActive, StatusNotEligible, StatusClosed, StatusClosedAccountTakenOver, StatusClosedFraud:
+		return true
+	}
+	return false
+}
+
+// Closed reports whether s is one of the closed statuses.
+func (s AccountStatus) Closed() bool {
+	return s == StatusClosed || s == StatusClosedAccountTakenOver || s == StatusClosedFraud
+}
+
+// Account is one entry of the directory: who gets the codes for an account.
+type Account struct {
+	ID             string
+	Phone          string // E.164, a mobile number
+	Status         AccountStatus
+	AssociationIDs []string
+}

@@ -1,0 +1,167 @@
+// Package otp is the domain of otpgate: challenges, codes and their HMAC at
+// rest, attempt caps, send and failure budgets, and idempotent requests. It
+// knows nothing of HTTP, JSON or SQL: it declares the small interfaces it needs.
+package otp
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+)
+
+// Messenger delivers a code to a phone, by SMS. It returns nil only when a
+// provider accepted the message.
+type Messenger interface {
+	SendCode(ctx context.Context, phone, code, smsMatchingToken string) error
+}
+
+// Errors that are not business results: the server answers them with an
+// ErrorResponse. Any other error is a temporary outage (503).
+var (
+	// ErrUnknownAssociation: sendOtp named an associationId we do not know.
+	ErrUnknownAssociation = errors.New("unknown associationId")
+	// ErrUnknownSend: verifyOtp named a sendOtpRequestId that has no
+	// successful sendOtp.
+	ErrUnknownSend = errors.New("unknown sendOtpRequestId")
+	// ErrIdempotency: the requestId was used before with another payload or
+	// method.
+	ErrIdempotency = errors.New("requestId reused with a different payload")
+	// ErrInFlight: the same request is being processed elsewhere and did not
+	// finish within the wait; a retry will get its answer.
+	ErrInFlight = errors.New("the same request is still in progress")
+)
+
+// Config builds a Service.
+type Config struct {
+	Store     Store
+	Messenger Messenger
+	Policy    Policy
+	// Secret keys the HMAC of codes at rest; at least 32 bytes.
+	Secret []byte
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service runs sendOtp and verifyOtp against a Store.
+type Service struct {
+	store     Store
+	messenger Messenger
+	policy    Policy
+	secret    []byte
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// New checks the configuration and builds a Service.
+func New(c Config) (*Service, error) {
+	if err := c.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("otp: policy: %w", err)
+	}
+	if len(c.Secret) < 32 {
+		return nil, fmt.Errorf("otp: the code secret must be at least 32 bytes, got %d", len(c.Secret))
+	}
+	if c.Store == nil || c.Messenger == nil {
+		return nil, errors.New("otp: a store and a messenger are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: c.Store, messenger: c.Messenger, policy: c.Policy,
+		secret: c.Secret, now: c.Now, log: c.Logger}, nil
+}
+
+// Policy returns the service's policy.
+func (s *Service) Policy() Policy { return s.policy }
+
+// Ref identifies one request: its idempotency key and payload fingerprint.
+type Ref struct {
+	Scope       string // "" in the legacy dialect, the PIAID in the current one
+	RequestID   string
+	Method      string
+	Fingerprint []byte
+}
+
+// Outcome is a business result, answered with HTTP 200 and replayed on retry.
+type Outcome struct {
+	Result  string // one of the Send* or Verify* result names
+	ReplyID string // our id for the call
+}
+
+// claim looks up the idempotency record of ref inside tx. It returns the
+// record when one exists for the same payload, or ErrIdempotency.
+func claim(tx Tx, ref Ref) (*Request, error) {
+	rec, err := tx.LockRequest(ref.Scope, ref.RequestID)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	if rec.Method != ref.Method || !bytes.Equal(rec.Fingerprint, ref.Fingerprint) {
+		return nil, ErrIdempotency
+	}
+	return rec, nil
+}
+
+func (s *Service) newRequest(ref Ref, now time.Time, state RequestState, result string) *Request {
+	return &Request{
+		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: ref.Fingerprint,
+		State: state, Result: result, ReplyID: newID(), CreatedAt: now, ClaimedAt: now,
+	}
+}
+
+// codeMAC binds a code to its challenge: the same code under another challenge
+// has another MAC, so a stored MAC is useless anywhere else.
+func (s *Service) codeMAC(challengeID, code string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(challengeID))
+	m.Write([]byte{0})
+	m.Write([]byte(code))
+	return m.Sum(nil)
+}
+
+// newCode draws a uniform code of the policy's length from the CSPRNG.
+func (s *Service) newCode() string {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.policy.CodeLength)), nil)
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		panic("otp: crypto/rand failed: " + err.Error()) // the kernel's CSPRNG does not fail
+	}
+	return fmt.Sprintf("%0*d", s.policy.CodeLength, n)
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newID makes an opaque random identifier (our ids for calls and challenges).
+func newID() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	return idEncoding.EncodeToString(b)
+}
+
+// waitInFlight retries attempt while it reports ErrInFlight, for at most the
+// policy's InFlightWait.
+func (s *Service) waitInFlight(ctx context.Context, attempt func() (Outcome, error)) (Outcome, error) {
+	deadline := time.Now().Add(s.policy.InFlightWait)
+	delay := 10 * time.Millisecond
+	for {
+		out, err := attempt()
+		if !errors.Is(err, ErrInFlight) || time.Now().After(deadline) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{}, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}

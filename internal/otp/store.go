@@ -1,0 +1,120 @@
+package otp
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is the persistence the OTP engine needs. Implementations: store/sqlite
+// (embedded default) and, later, store/postgres.
+type Store interface {
+	// Tx runs fn in one transaction that sees and changes the store
+	// atomically. fn may be run more than once when the database asks for a
+	// retry (serialization failures), so it must have no effect outside tx.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// ImportAccounts inserts or updates accounts and their association ids in
+	// one transaction: all of them or none.
+	ImportAccounts(ctx context.Context, accounts []Account) error
+	// Purge deletes what is past retention and reports how many rows went.
+	Purge(ctx context.Context, p PurgeBefore) (int64, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}
+
+// Tx is the set of operations available inside one transaction. Methods that
+// read a row the transaction may then change lock it (or run in a transaction
+// that serializes writers), so that two instances can never both act on it.
+type Tx interface {
+	// LockRequest returns the idempotency record (scope, id), or nil.
+	LockRequest(scope, id string) (*Request, error)
+	InsertRequest(r *Request) error
+	UpdateRequest(r *Request) error
+
+	AccountByPhone(phone string) (*Account, error)
+	AccountByAssociation(associationID string) (*Account, error)
+
+	CountEvents(kind EventKind, subject string, since time.Time) (int, error)
+	AddEvent(kind EventKind, subject string, at time.Time) error
+
+	InsertChallenge(c *Challenge) error
+	// LockChallenge returns the challenge, or nil when it is gone.
+	LockChallenge(id string) (*Challenge, error)
+	UpdateChallenge(c *Challenge) error
+	// SupersedeChallenges retires every sending or live challenge of the
+	// account, so that at most one code per account is ever valid.
+	SupersedeChallenges(accountID string) error
+}
+
+// PurgeBefore names the cut-off of each kind of record.
+type PurgeBefore struct {
+	Requests   time.Time // idempotency records created before
+	Challenges time.Time // challenges expired before
+	Events     time.Time // budget events older than
+}
+
+// RequestState is the life of an idempotency record.
+type RequestState string
+
+// A record is pending while its effect is under way outside a transaction
+// (the SMS of a sendOtp) and done once its response is stored.
+const (
+	RequestPending RequestState = "pending"
+	RequestDone    RequestState = "done"
+)
+
+// Request is an idempotency record: the claim of a requestId and, once done,
+// the outcome that a retry gets again.
+type Request struct {
+	Scope       string // "" for the legacy dialect, the PIAID for the current one
+	ID          string
+	Method      string
+	Fingerprint []byte
+	State       RequestState
+	Result      string // the domain result, e.g. "success"
+	ReplyID     string // our id for the call, sent back to Google
+	ChallengeID string
+	ClaimToken  string // who is completing a pending record
+	ClaimedAt   time.Time
+	CreatedAt   time.Time
+}
+
+// ChallengeState is the life of one code.
+type ChallengeState string
+
+// A challenge is sending until its SMS was accepted, then live until it is
+// consumed, superseded by a newer send, or its SMS failed.
+const (
+	ChallengeSending    ChallengeState = "sending"
+	ChallengeLive       ChallengeState = "live"
+	ChallengeConsumed   ChallengeState = "consumed"
+	ChallengeSuperseded ChallengeState = "superseded"
+	ChallengeFailed     ChallengeState = "failed"
+)
+
+// Challenge is one code sent to one phone. The code itself is never stored:
+// CodeMAC is HMAC-SHA-256 of the challenge id and the code under the server
+// secret.
+type Challenge struct {
+	ID        string
+	AccountID string
+	Phone     string
+	CodeMAC   []byte
+	State     ChallengeState
+	Attempts  int
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// EventKind names what a budget counts.
+type EventKind string
+
+// Budget events: each SMS send, each failed verification.
+const (
+	EventSend       EventKind = "send"
+	EventVerifyFail EventKind = "verify_fail"
+)
+
+// ErrNotFound is returned by stores for a row that is not there when the
+// caller needed it to be.
+var ErrNotFound = errors.New("not found")

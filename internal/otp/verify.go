@@ -1,0 +1,92 @@
+package otp
+
+import (
+	"context"
+	"crypto/subtle"
+)
+
+// The verifyOtp results (SPEC §7), as stored in idempotency records.
+const (
+	VerifySuccess     = "success"
+	VerifyNotMatched  = "otp_not_matched"
+	VerifyAlreadyUsed = "otp_already_used"
+)
+
+// VerifyRequest is a verifyOtp as the domain sees it.
+type VerifyRequest struct {
+	Ref
+	SendRequestID string // the requestId of the sendOtp, in the same scope
+	SendMethod    string // the method that sent the code ("sendOtp")
+	Code          string
+}
+
+// Verify checks a code in one transaction: the attempt, the challenge's new
+// state, the failure budget and the stored response commit together.
+func (s *Service) Verify(ctx context.Context, r VerifyRequest) (Outcome, error) {
+	var out Outcome
+	err := s.store.Tx(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.verify(tx, r)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
+	now := s.now()
+	rec, err := claim(tx, r.Ref)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if rec != nil {
+		// Verify records are written done in one transaction, never pending.
+		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil
+	}
+	send, err := tx.LockRequest(r.Scope, r.SendRequestID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if send == nil || send.Method != r.SendMethod || send.State != RequestDone || send.Result != SendSuccess {
+		return Outcome{}, ErrUnknownSend
+	}
+	ch, err := tx.LockChallenge(send.ChallengeID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if ch == nil {
+		return Outcome{}, ErrUnknownSend
+	}
+
+	// Compute the MAC whatever the state, so timing says nothing about it.
+	matches := subtle.ConstantTimeCompare(s.codeMAC(ch.ID, r.Code), ch.CodeMAC) == 1
+	result := VerifyNotMatched
+	switch {
+	case ch.State == ChallengeConsumed:
+		if matches {
+			result = VerifyAlreadyUsed
+		}
+	case ch.State != ChallengeLive, !now.Before(ch.ExpiresAt), ch.Attempts >= s.policy.MaxAttempts:
+		// Expired, superseded or out of attempts: the enum has no better code.
+	default:
+		ch.Attempts++
+		if matches {
+			ch.State = ChallengeConsumed
+			result = VerifySuccess
+		}
+		if err := tx.UpdateChallenge(ch); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if result == VerifyNotMatched {
+		for _, subject := range budgetSubjects(&Account{ID: ch.AccountID, Phone: ch.Phone}) {
+			if err := tx.AddEvent(EventVerifyFail, subject, now); err != nil {
+				return Outcome{}, err
+			}
+		}
+	}
+	rec = s.newRequest(r.Ref, now, RequestDone, result)
+	if err := tx.InsertRequest(rec); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Result: result, ReplyID: rec.ReplyID}, nil
+}

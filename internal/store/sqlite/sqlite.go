@@ -1,0 +1,268 @@
+// Package sqlite is the embedded default store: one database file in the data
+// directory, nothing to install. Writers are serialized by SQLite itself (every
+// transaction begins IMMEDIATE), which is what makes claim-then-act safe here.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/migrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite implementation of otp.Store.
+type Store struct {
+	db *sql.DB
+}
+
+var _ otp.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL: a committed answer survives a power cut, so a retry never gets a
+	// second effect. It costs an fsync per commit.
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and a single connection
+	// turns lock contention into a queue instead of SQLITE_BUSY retries.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	_, err = migrate.Up(ctx, s.db, ms)
+	return err
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Tx runs fn in one IMMEDIATE transaction.
+func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(&sqlTx{ctx: ctx, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// ImportAccounts upserts accounts and replaces their association ids, all in
+// one transaction. An association id that belongs to an account outside the
+// import fails the whole import.
+func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixMilli()
+	for _, a := range accounts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, phone, status, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET phone = excluded.phone, status = excluded.status, updated_at = excluded.updated_at`,
+			a.ID, a.Phone, string(a.Status), now); err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM associations WHERE account_id = ?`, a.ID); err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+		}
+	}
+	for _, a := range accounts {
+		for _, as := range a.AssociationIDs {
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT account_id FROM associations WHERE id = ?`, as).Scan(&owner)
+			switch {
+			case err == nil:
+				return fmt.Errorf("sqlite: import account %s: associationId %q already belongs to account %s", a.ID, as, owner)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO associations (id, account_id) VALUES (?, ?)`, as, a.ID); err != nil {
+				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit import: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes records past their retention.
+func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
+	var total int64
+	for _, q := range []struct {
+		sql string
+		arg time.Time
+	}{
+		{`DELETE FROM requests WHERE created_at < ?`, p.Requests},
+		{`DELETE FROM challenges WHERE expires_at < ?`, p.Challenges},
+		{`DELETE FROM events WHERE at < ?`, p.Events},
+	} {
+		// One statement per transaction keeps the write lock short.
+		res, err := s.db.ExecContext(ctx, q.sql, q.arg.UnixMilli())
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+type sqlTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *sqlTx) exec(query string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+func (t *sqlTx) LockRequest(scope, id string) (*otp.Request, error) {
+	var r otp.Request
+	var state string
+	var claimedAt, createdAt int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT method, fingerprint, state, result, reply_id, challenge_id, claim_token, claimed_at, created_at
+		FROM requests WHERE scope = ? AND id = ?`, scope, id).
+		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.ClaimToken, &claimedAt, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read request: %w", err)
+	}
+	r.Scope, r.ID, r.State = scope, id, otp.RequestState(state)
+	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
+	return &r, nil
+}
+
+func (t *sqlTx) InsertRequest(r *otp.Request) error {
+	return t.exec(`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, claim_token, claimed_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Scope, r.ID, r.Method, r.Fingerprint, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.ClaimToken,
+		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
+}
+
+func (t *sqlTx) UpdateRequest(r *otp.Request) error {
+	return t.exec(`UPDATE requests SET state = ?, result = ?, challenge_id = ?, claim_token = ?, claimed_at = ?
+		WHERE scope = ? AND id = ?`,
+		string(r.State), r.Result, r.ChallengeID, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+}
+
+func (t *sqlTx) account(where string, arg string) (*otp.Account, error) {
+	var a otp.Account
+	var status string
+	err := t.tx.QueryRowContext(t.ctx, `SELECT a.id, a.phone, a.status FROM accounts a `+where, arg).Scan(&a.ID, &a.Phone, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read account: %w", err)
+	}
+	a.Status = otp.AccountStatus(status)
+	return &a, nil
+}
+
+// AccountByPhone prefers an active account when several share the phone, then
+// the lowest id, so that the choice is stable.
+func (t *sqlTx) AccountByPhone(phone string) (*otp.Account, error) {
+	return t.account(`WHERE a.phone = ? ORDER BY a.status <> 'active', a.id LIMIT 1`, phone)
+}
+
+func (t *sqlTx) AccountByAssociation(associationID string) (*otp.Account, error) {
+	return t.account(`JOIN associations s ON s.account_id = a.id WHERE s.id = ?`, associationID)
+}
+
+func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM events WHERE kind = ? AND subject = ? AND at > ?`,
+		string(kind), subject, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count events: %w", err)
+	}
+	return n, nil
+}
+
+func (t *sqlTx) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
+	return t.exec(`INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`, string(kind), subject, at.UnixMilli())
+}
+
+func (t *sqlTx) InsertChallenge(c *otp.Challenge) error {
+	return t.exec(`INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AccountID, c.Phone, c.CodeMAC, string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+}
+
+func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
+	var c otp.Challenge
+	var state string
+	var createdAt, expiresAt int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT account_id, phone, code_mac, state, attempts, created_at, expires_at
+		FROM challenges WHERE id = ?`, id).
+		Scan(&c.AccountID, &c.Phone, &c.CodeMAC, &state, &c.Attempts, &createdAt, &expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read challenge: %w", err)
+	}
+	c.ID, c.State = id, otp.ChallengeState(state)
+	c.CreatedAt, c.ExpiresAt = time.UnixMilli(createdAt), time.UnixMilli(expiresAt)
+	return &c, nil
+}
+
+func (t *sqlTx) UpdateChallenge(c *otp.Challenge) error {
+	return t.exec(`UPDATE challenges SET code_mac = ?, state = ?, attempts = ?, expires_at = ? WHERE id = ?`,
+		c.CodeMAC, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
+}
+
+func (t *sqlTx) SupersedeChallenges(accountID string) error {
+	return t.exec(`UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`,
+		string(otp.ChallengeSuperseded), accountID, string(otp.ChallengeSending), string(otp.ChallengeLive))
+}
