@@ -63,6 +63,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	return err
 }
 
+// DB is the underlying database, for inspection by tests and tools.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

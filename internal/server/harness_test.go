@@ -1,0 +1,272 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/server"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/sms/smstest"
+	"github.com/otpgate/otpgate/internal/store/sqlite"
+)
+
+// Directory of every test: one account per status, plus a second active one.
+var testAccounts = []otp.Account{
+	{ID: "A1", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
+	{ID: "A2", Phone: "+919812345678", Status: otp.StatusActive, AssociationIDs: []string{"as-2"}},
+	{ID: "C1", Phone: "+919811111111", Status: otp.StatusClosed, AssociationIDs: []string{"as-closed"}},
+	{ID: "C2", Phone: "+919822222222", Status: otp.StatusClosedAccountTakenOver, AssociationIDs: []string{"as-taken"}},
+	{ID: "C3", Phone: "+919833333333", Status: otp.StatusClosedFraud, AssociationIDs: []string{"as-fraud"}},
+	{ID: "N1", Phone: "+919844444444", Status: otp.StatusNotEligible, AssociationIDs: []string{"as-ne"}},
+}
+
+const token = "AB12345678C"
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects logs written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// flakyStore fails the next n transactions as a database outage would.
+type flakyStore struct {
+	otp.Store
+	failures atomic.Int32
+}
+
+func (f *flakyStore) Tx(ctx context.Context, fn func(otp.Tx) error) error {
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("database is down (simulated)")
+	}
+	return f.Store.Tx(ctx, fn)
+}
+
+type harness struct {
+	t      *testing.T
+	url    string
+	clock  *fakeClock
+	sms    *smstest.Recorder
+	store  *sqlite.Store
+	flaky  *flakyStore
+	dbPath string
+	logs   *syncBuffer
+	policy otp.Policy
+	// bodies of every response, for leak scans
+	mu        sync.Mutex
+	responses []string
+}
+
+type option func(*harnessConfig)
+
+type harnessConfig struct {
+	policy    otp.Policy
+	messenger func(otp.Messenger) otp.Messenger
+	maxBody   int64
+}
+
+func withPolicy(f func(*otp.Policy)) option {
+	return func(c *harnessConfig) { f(&c.policy) }
+}
+
+func withMessenger(wrap func(otp.Messenger) otp.Messenger) option {
+	return func(c *harnessConfig) { c.messenger = wrap }
+}
+
+func newHarness(t *testing.T, opts ...option) *harness {
+	t.Helper()
+	cfg := harnessConfig{policy: otp.DefaultPolicy()}
+	cfg.policy.InFlightWait = 200 * time.Millisecond
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "otpgate.db")
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.ImportAccounts(ctx, testAccounts); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, clock: &fakeClock{t: time.UnixMilli(1_763_000_000_000)}, sms: &smstest.Recorder{},
+		store: st, flaky: &flakyStore{Store: st}, dbPath: dbPath, logs: &syncBuffer{}, policy: cfg.policy}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	composer, err := sms.NewComposer(sms.DefaultTemplate, cfg.policy.CodeLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := server.NewMetrics()
+	var messenger otp.Messenger = sms.CodeMessenger{Composer: composer, Sender: metrics.InstrumentSender(h.sms)}
+	if cfg.messenger != nil {
+		messenger = cfg.messenger(messenger)
+	}
+	svc, err := otp.New(otp.Config{Store: h.flaky, Messenger: messenger, Policy: cfg.policy,
+		Secret: bytes.Repeat([]byte{7}, 32), Now: h.clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Codec: envelope.Plain{}, OTP: svc, DB: st, Metrics: metrics, Logger: log,
+		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	h.url = ts.URL
+	return h
+}
+
+// header is a legacy requestHeader stamped with the fake clock's now.
+func (h *harness) header(requestID string) map[string]any {
+	return map[string]any{
+		"protocolVersion":  map[string]any{"major": 1, "minor": 0, "revision": 0},
+		"requestId":        requestID,
+		"requestTimestamp": strconv.FormatInt(h.clock.Now().UnixMilli(), 10),
+	}
+}
+
+type response struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func (r response) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+func (h *harness) postRaw(path string, body []byte) response {
+	h.t.Helper()
+	resp, err := http.Post(h.url+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.responses = append(h.responses, string(raw))
+	h.mu.Unlock()
+	r := response{status: resp.StatusCode, raw: string(raw)}
+	// Not every answer is JSON (a 404 of the router, an empty 401): callers
+	// that expect JSON find the fields missing and print raw.
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (h *harness) post(path string, body map[string]any) response {
+	h.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.postRaw(path, b)
+}
+
+func (h *harness) sendOtp(requestID string, account map[string]any) response {
+	h.t.Helper()
+	body := map[string]any{"requestHeader": h.header(requestID), "smsMatchingToken": token}
+	for k, v := range account {
+		body[k] = v
+	}
+	return h.post("/v1/sendOtp", body)
+}
+
+func (h *harness) verifyOtp(requestID, sendRequestID, code string) response {
+	h.t.Helper()
+	return h.post("/v1/verifyOtp", map[string]any{
+		"requestHeader": h.header(requestID), "sendOtpRequestId": sendRequestID, "otp": code,
+	})
+}
+
+// lastCode is the code of the newest SMS.
+func (h *harness) lastCode() string {
+	h.t.Helper()
+	m, ok := h.sms.Last()
+	if !ok {
+		h.t.Fatal("no SMS was sent")
+	}
+	code := smstest.ExtractCode(m.Text, h.policy.CodeLength)
+	if code == "" {
+		h.t.Fatalf("no code in the SMS")
+	}
+	return code
+}
+
+// wrongCode is a code of the right shape that is not code.
+func wrongCode(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
+}
+
+// rowCounts counts the rows of every table that requests change.
+func (h *harness) rowCounts() map[string]int {
+	h.t.Helper()
+	counts := map[string]int{}
+	for _, table := range []string{"requests", "challenges", "events"} {
+		counts[table] = h.count("SELECT COUNT(*) FROM " + table)
+	}
+	return counts
+}
+
+func (h *harness) count(query string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.store.DB().QueryRow(query, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func expect(t *testing.T, r response, status int, field, want string) {
+	t.Helper()
+	if r.status != status || r.str(field) != want {
+		t.Fatalf("got %d %s=%q, want %d %q; body %s", r.status, field, r.str(field), status, want, r.raw)
+	}
+}

@@ -1,0 +1,218 @@
+// Package server is otpgate's HTTP face: the routes of both dialects, the
+// request pipeline (size limit → envelope → decode → domain → encode → seal),
+// the mapping of domain errors to Google's ErrorResponse, health and metrics.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/gsp"
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+// DefaultMaxBodyBytes is the request size limit of SPEC §2.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Pinger reports whether the database answers (for /readyz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config builds a Server.
+type Config struct {
+	BasePath     string // "" or "/prefix"
+	Codec        envelope.Codec
+	OTP          *otp.Service
+	DB           Pinger
+	Metrics      *Metrics
+	Logger       *slog.Logger
+	Now          func() time.Time
+	Window       time.Duration // requestTimestamp window, ±
+	MaxBodyBytes int64
+	// ParsePhone canonicalises an E.164 mobile number or rejects it.
+	ParsePhone func(string) (string, error)
+}
+
+// Server serves the routes.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	mux         *http.ServeMux
+	lastWarning atomic.Int64 // unix seconds of the last plaintext warning
+}
+
+// New builds a Server; Handler returns its routes.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	base := cfg.BasePath
+	s.mux.Handle("POST "+base+"/v1/sendOtp", s.method(gsp.MethodSendOtp, s.sendOtp))
+	s.mux.Handle("POST "+base+"/v1/verifyOtp", s.method(gsp.MethodVerifyOtp, s.verifyOtp))
+	s.mux.Handle("POST "+base+"/v1/echo", s.method(gsp.MethodEcho, s.echo))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", cfg.Metrics.handler())
+	return s
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.DB.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "error", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// call is one request in flight through the pipeline.
+type call struct {
+	id        string // our id for the call: paymentIntegratorErrorIdentifier, logs
+	method    string
+	now       time.Time
+	requestID string // Google's, once decoded
+}
+
+// reply is what a method handler produced: a 200 body, or an error.
+type reply struct {
+	body   any    // marshalled to JSON and sealed
+	result string // for logs and metrics
+}
+
+// handlerFunc runs one method on an opened body.
+type handlerFunc func(ctx context.Context, c *call, plaintext []byte) (reply, error)
+
+// method wraps a handler in the pipeline shared by every method.
+func (s *Server) method(name string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &call{id: newCallID(), method: name, now: s.cfg.Now()}
+		status, result := s.serve(w, r, c, h)
+		took := time.Since(start)
+		s.cfg.Metrics.observe(name, result, status, took)
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "dialect", "legacy",
+			"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *call, h handlerFunc) (status int, result string) {
+	s.warnPlaintext()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return s.fail(w, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body exceeds the limit of %d bytes", tooBig.Limit))
+		}
+		return s.fail(w, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body could not be read"))
+	}
+	plaintext, err := s.cfg.Codec.Open(body)
+	switch {
+	case errors.Is(err, envelope.ErrBadSignature):
+		// An unknown caller learns nothing: status only (SPEC §3).
+		w.WriteHeader(http.StatusUnauthorized)
+		return http.StatusUnauthorized, string(gsp.InvalidPayloadSignature)
+	case err != nil:
+		return s.fail(w, c, gsp.Errorf(gsp.InvalidPayloadEncryption, "the body could not be decrypted with any of our keys"))
+	}
+	rep, err := h(r.Context(), c, plaintext)
+	if err != nil {
+		return s.fail(w, c, err)
+	}
+	out, err := json.Marshal(rep.body)
+	if err != nil {
+		return s.fail(w, c, err)
+	}
+	if !s.write(w, c, http.StatusOK, out) {
+		return http.StatusServiceUnavailable, string(gsp.ServiceUnavailable)
+	}
+	return http.StatusOK, rep.result
+}
+
+// fail answers an error with an ErrorResponse: a *gsp.Error as itself, any
+// other error as a temporary outage (503), after which Google retries.
+func (s *Server) fail(w http.ResponseWriter, c *call, err error) (int, string) {
+	var ge *gsp.Error
+	if !errors.As(err, &ge) {
+		s.log.Error("request failed", "id", c.id, "method", c.method, "error", err)
+		ge = gsp.Errorf(gsp.ServiceUnavailable, "temporarily unable to process the request; retry with the same requestId")
+	}
+	body, _ := json.Marshal(gsp.ErrorResponse{
+		ResponseHeader:                   gsp.LegacyResponseHeader{ResponseTimestamp: gsp.MillisOf(s.cfg.Now())},
+		ErrorResponseCode:                ge.Code,
+		ErrorDescription:                 ge.Description,
+		PaymentIntegratorErrorIdentifier: c.id,
+	})
+	status := ge.Code.HTTPStatus()
+	s.write(w, c, status, body)
+	return status, string(ge.Code)
+}
+
+// write seals and writes a body. It reports false when sealing failed, in
+// which case a bare 503 went out instead.
+func (s *Server) write(w http.ResponseWriter, c *call, status int, plaintext []byte) bool {
+	sealed, err := s.cfg.Codec.Seal(plaintext)
+	if err != nil {
+		s.log.Error("sealing the response failed", "id", c.id, "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return false
+	}
+	w.Header().Set("Content-Type", s.cfg.Codec.ContentType())
+	w.WriteHeader(status)
+	w.Write(sealed)
+	return true
+}
+
+// warnPlaintext repeats the plaintext warning at most once a minute while
+// requests arrive, so that it cannot scroll out of sight in a long log.
+func (s *Server) warnPlaintext() {
+	if s.cfg.Codec.Name() != (envelope.Plain{}).Name() {
+		return
+	}
+	now := time.Now().Unix()
+	last := s.lastWarning.Load()
+	if now-last >= 60 && s.lastWarning.CompareAndSwap(last, now) {
+		s.log.Warn("serving PLAINTEXT request bodies: development only, Google never sends these (--insecure-plaintext)")
+	}
+}
+
+var callIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newCallID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return callIDEncoding.EncodeToString(b)
+}
