@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/otpgate/otpgate/internal/accounts"
+	"github.com/otpgate/otpgate/internal/store/sqlite"
+)
+
+type importCmd struct {
+	DataDir string `help:"Directory of the embedded database." default:"./otpgate-data" type:"path"`
+	File    string `arg:"" help:"Accounts file: .jsonl (one JSON object a line) or .csv (with a header row)." type:"existingfile"`
+}
+
+// Run parses the whole file first and applies it in one transaction, so a bad
+// row leaves the directory exactly as it was.
+func (c *importCmd) Run(ctx context.Context) error {
+	accts, err := accounts.ParseFile(c.File)
+	if err != nil {
+		return fmt.Errorf("%s: nothing imported:\n%w", c.File, err)
+	}
+	if err := ensureDataDir(c.DataDir); err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.ImportAccounts(ctx, accts); err != nil {
+		return fmt.Errorf("%s: nothing imported: %w", c.File, err)
+	}
+	fmt.Printf("imported %d accounts from %s\n", len(accts), c.File)
+	return nil
+}

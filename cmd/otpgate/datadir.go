@@ -1,0 +1,80 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	databaseFile   = "otpgate.db"
+	codeSecretFile = "code-secret"
+)
+
+// ensureDataDir creates the data directory, readable by its owner only.
+func ensureDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return nil
+}
+
+// loadCodeSecret reads the HMAC secret of codes from path, or, when path is
+// empty, from the data directory, generating it there on first start. A secret
+// file that others can read is refused: with it and the database, codes could
+// be brute-forced offline.
+func loadCodeSecret(path, dataDir string) ([]byte, error) {
+	generate := path == ""
+	if generate {
+		path = filepath.Join(dataDir, codeSecretFile)
+	}
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) && generate {
+		return generateSecret(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("code secret %s has permissions %04o; it must be readable by its owner only (chmod 600 %s)",
+			path, info.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(secret) < 32 {
+		return nil, fmt.Errorf("code secret %s must hold at least 32 bytes as hex (64 hex digits)", path)
+	}
+	return secret, nil
+}
+
+func generateSecret(path string) ([]byte, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	// O_EXCL: two processes starting at once must not write two secrets.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return loadCodeSecret(path, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(secret) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("code secret: %w", err)
+	}
+	return secret, f.Close()
+}

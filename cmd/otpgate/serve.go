@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/server"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/store/sqlite"
+)
+
+type serveCmd struct {
+	Listen   string `help:"Address to listen on." default:"127.0.0.1:8080"`
+	BasePath string `help:"Path prefix of the Google routes, e.g. /otp (none by default)." default:""`
+	DataDir  string `help:"Directory of the embedded database and generated secrets." default:"./otpgate-data" type:"path"`
+
+	CodeSecretFile string `help:"File holding the HMAC secret of codes as hex (at least 32 bytes, mode 0600). Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
+
+	Dev               bool `help:"Development mode: plaintext bodies, SMS printed on standard output unless --sms-file or --sms-http-url is given, demo accounts loaded, readable logs."`
+	InsecurePlaintext bool `help:"Accept and answer plain JSON bodies. Development only: Google never sends these."`
+
+	SMSFile       string            `name:"sms-file" help:"Deliver SMS by appending one JSON object per line ({\"to\",\"text\",\"at\"}) to this file; - for standard output." placeholder:"PATH"`
+	SMSHTTPURL    string            `name:"sms-http-url" help:"Deliver SMS through an HTTP gateway at this URL (2xx means accepted)." placeholder:"URL"`
+	SMSHTTPMethod string            `name:"sms-http-method" help:"HTTP method of the gateway call." default:"POST"`
+	SMSHTTPHeader map[string]string `name:"sms-http-header" help:"Header of the gateway call, NAME=VALUE (repeatable), e.g. Authorization=Bearer …" placeholder:"NAME=VALUE"`
+	SMSHTTPBody   string            `name:"sms-http-body" help:"Body template of the gateway call with {to} and {text} placeholders (escaped for the content type). Default: {\"to\":{to},\"text\":{text}}."`
+	SMSHTTPType   string            `name:"sms-http-content-type" help:"Content-Type of the gateway call: application/json or application/x-www-form-urlencoded." default:"application/json"`
+	SMSTimeout    time.Duration     `name:"sms-timeout" help:"How long an SMS provider may take before the send counts as failed." default:"10s"`
+	SMSTemplate   string            `name:"sms-template" help:"SMS text with {code} once; the smsMatchingToken goes on its own first line. Must fit one SMS." default:"${sms_template}"`
+
+	CodeLength      int           `help:"Digits per code." default:"6"`
+	CodeLifetime    time.Duration `help:"How long a code can be verified." default:"5m"`
+	MaxAttempts     int           `help:"Wrong guesses per code before it is dead." default:"5"`
+	SendLimit       []budgetFlag  `help:"Send budgets per account and per phone, COUNT/WINDOW, comma-separated." default:"5/15m,10/24h"`
+	FailLimit       []budgetFlag  `help:"Failed-verification budgets per account and per phone, after which sendOtp answers OTP_LIMIT_REACHED." default:"20/24h"`
+	TimestampWindow time.Duration `help:"Accepted distance of requestTimestamp from server time, either way." default:"60s"`
+	MaxBodyBytes    int64         `help:"Largest request body accepted." default:"65536"`
+	ClaimLease      time.Duration `help:"How long an unfinished sendOtp belongs to the instance that started it before a retry may take it over; must exceed --sms-timeout." default:"30s"`
+	InFlightWait    time.Duration `help:"How long a duplicate of a request still in progress waits for its answer before a 503." default:"5s"`
+	Retention       time.Duration `help:"How long idempotency records are kept." default:"720h"`
+	ChallengeKeep   time.Duration `name:"challenge-retention" help:"How long a code's record is kept after it expires." default:"24h"`
+	PurgeInterval   time.Duration `help:"How often expired records are purged." default:"10m"`
+	LogFormat       string        `help:"Log format: json or text (text in --dev)." enum:"json,text," default:""`
+	LogLevel        slog.Level    `help:"Log level: debug, info, warn, error." default:"info"`
+	ShutdownTimeout time.Duration `help:"How long in-flight requests get to finish on SIGTERM." default:"15s"`
+}
+
+// budgetFlag reads COUNT/WINDOW, e.g. 5/15m.
+type budgetFlag otp.Budget
+
+func (b *budgetFlag) UnmarshalText(text []byte) error {
+	count, window, ok := strings.Cut(string(text), "/")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 1 {
+		return fmt.Errorf("budget %q: want COUNT/WINDOW, e.g. 5/15m", text)
+	}
+	d, err := time.ParseDuration(window)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("budget %q: window: want a duration such as 15m or 24h", text)
+	}
+	*b = budgetFlag{Count: n, Per: d}
+	return nil
+}
+
+func budgets(fs []budgetFlag) []otp.Budget {
+	out := make([]otp.Budget, len(fs))
+	for i, f := range fs {
+		out[i] = otp.Budget(f)
+	}
+	return out
+}
+
+func (c *serveCmd) policy() otp.Policy {
+	return otp.Policy{
+		CodeLength: c.CodeLength, Lifetime: c.CodeLifetime, MaxAttempts: c.MaxAttempts,
+		SendBudgets: budgets(c.SendLimit), FailBudgets: budgets(c.FailLimit),
+		ClaimLease: c.ClaimLease, InFlightWait: c.InFlightWait,
+	}
+}
+
+func (c *serveCmd) logger() *slog.Logger {
+	format := c.LogFormat
+	if format == "" {
+		format = "json"
+		if c.Dev {
+			format = "text"
+		}
+	}
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func (c *serveCmd) Run(ctx context.Context) error {
+	if c.Dev {
+		c.InsecurePlaintext = true
+		if c.SMSFile == "" && c.SMSHTTPURL == "" {
+			c.SMSFile = sms.Stdout
+		}
+	}
+	if !c.InsecurePlaintext {
+		return errors.New("no message protection is configured: otpgate cannot yet sign and encrypt bodies with PGP or JWE, " +
+			"which Google requires. For local development run with --dev or --insecure-plaintext")
+	}
+	if c.ClaimLease <= c.SMSTimeout {
+		return fmt.Errorf("--claim-lease (%s) must exceed --sms-timeout (%s), or a slow SMS could be sent twice", c.ClaimLease, c.SMSTimeout)
+	}
+	log := c.logger()
+
+	composer, err := sms.NewComposer(c.SMSTemplate, c.CodeLength)
+	if err != nil {
+		return fmt.Errorf("--sms-template: %w", err)
+	}
+	metrics := server.NewMetrics()
+	sender, closeSender, err := c.sender(metrics)
+	if err != nil {
+		return err
+	}
+	defer closeSender()
+
+	if err := ensureDataDir(c.DataDir); err != nil {
+		return err
+	}
+	secret, err := loadCodeSecret(c.CodeSecretFile, c.DataDir)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if c.Dev {
+		if err := st.ImportAccounts(ctx, demoAccounts); err != nil {
+			return fmt.Errorf("loading demo accounts: %w", err)
+		}
+	}
+
+	svc, err := otp.New(otp.Config{
+		Store: st, Messenger: sms.CodeMessenger{Composer: composer, Sender: sender},
+		Policy: c.policy(), Secret: secret, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{
+		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: envelope.Plain{}, OTP: svc, DB: st,
+		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,
+		ParsePhone: phone.Parse,
+	})
+
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	defer stopPurge()
+	go svc.RunPurger(purgeCtx, otp.Retention{Requests: c.Retention, Challenges: c.ChallengeKeep}, c.PurgeInterval)
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      c.SMSTimeout + c.InFlightWait + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	if c.InsecurePlaintext {
+		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
+	}
+	log.Info("otpgate listening", "addr", ln.Addr().String(), "basePath", c.BasePath, "version", versionString(),
+		"sms", sender.Name(), "dataDir", c.DataDir)
+	if c.Dev {
+		fmt.Fprintf(os.Stderr, "\nDevelopment server on http://%s%s — demo accounts: %s\n\n", ln.Addr(), c.BasePath, demoSummary())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	return httpSrv.Shutdown(shutdownCtx)
+}
+
+// sender builds the SMS providers in failover order: HTTP gateway, then file.
+func (c *serveCmd) sender(m *server.Metrics) (sms.Sender, func(), error) {
+	var senders []sms.Sender
+	closeAll := func() {}
+	if c.SMSHTTPURL != "" {
+		h, err := sms.NewHTTPSender(sms.HTTPConfig{
+			URL: c.SMSHTTPURL, Method: c.SMSHTTPMethod, Headers: c.SMSHTTPHeader,
+			BodyTemplate: c.SMSHTTPBody, ContentType: c.SMSHTTPType, Timeout: c.SMSTimeout,
+		}, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--sms-http-url: %w", err)
+		}
+		senders = append(senders, m.InstrumentSender(h))
+	}
+	if c.SMSFile != "" {
+		f, err := sms.NewFileSender(c.SMSFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--sms-file: %w", err)
+		}
+		closeAll = func() { f.Close() }
+		senders = append(senders, m.InstrumentSender(f))
+	}
+	switch len(senders) {
+	case 0:
+		return nil, nil, errors.New("no SMS provider: give --sms-http-url or --sms-file (or --dev, which prints SMS on standard output)")
+	case 1:
+		return senders[0], closeAll, nil
+	default:
+		return sms.NewFailover(senders...), closeAll, nil
+	}
+}
