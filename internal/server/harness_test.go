@@ -92,6 +92,7 @@ type harness struct {
 	sms    *smstest.Recorder
 	store  *sqlite.Store
 	flaky  *flakyStore
+	svc    *otp.Service
 	dbPath string
 	logs   *syncBuffer
 	policy otp.Policy
@@ -106,6 +107,11 @@ type harnessConfig struct {
 	policy    otp.Policy
 	messenger func(otp.Messenger) otp.Messenger
 	maxBody   int64
+	codec     envelope.Codec
+}
+
+func withCodec(c envelope.Codec) option {
+	return func(hc *harnessConfig) { hc.codec = c }
 }
 
 func withPolicy(f func(*otp.Policy)) option {
@@ -150,7 +156,12 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{Codec: envelope.Plain{}, OTP: svc, DB: st, Metrics: metrics, Logger: log,
+	h.svc = svc
+	codec := cfg.codec
+	if codec == nil {
+		codec = envelope.Plain{}
+	}
+	srv := server.New(server.Config{Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
 		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+func open(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestRefusesANewerSchema(t *testing.T) {
+	s, path := open(t)
+	if _, err := s.db.Exec(`UPDATE schema_version SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer than this binary knows") {
+		t.Fatalf("opening a newer schema: %v", err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	s, path := open(t)
+	ctx := context.Background()
+	if err := s.ImportAccounts(ctx, []otp.Account{{ID: "A1", Phone: "+919876543210", Status: otp.StatusActive}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	err = s2.Tx(ctx, func(tx otp.Tx) error {
+		a, err := tx.AccountByPhone("+919876543210")
+		if err == nil && (a == nil || a.ID != "A1") {
+			t.Errorf("account after reopening: %+v", a)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImportIsAllOrNothing(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	first := []otp.Account{
+		{ID: "A1", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
+		{ID: "A2", Phone: "+919812345678", Status: otp.StatusActive, AssociationIDs: []string{"as-2"}},
+	}
+	if err := s.ImportAccounts(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// A3 claims A2's association id: the whole import fails, A1's change too.
+	bad := []otp.Account{
+		{ID: "A1", Phone: "+919800000001", Status: otp.StatusClosed, AssociationIDs: []string{"as-1"}},
+		{ID: "A3", Phone: "+919800000003", Status: otp.StatusActive, AssociationIDs: []string{"as-2"}},
+	}
+	err := s.ImportAccounts(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), `"as-2" already belongs to account A2`) {
+		t.Fatalf("conflicting import: %v", err)
+	}
+	var n int
+	s.db.QueryRow(`SELECT COUNT(*) FROM accounts WHERE id = 'A1' AND phone = '+919876543210' AND status = 'active'`).Scan(&n)
+	if n != 1 {
+		t.Error("a failed import changed A1")
+	}
+	s.db.QueryRow(`SELECT COUNT(*) FROM accounts`).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d accounts after a failed import, want 2", n)
+	}
+	// Moving an association id between two accounts of one import works, and
+	// re-importing never duplicates.
+	moved := []otp.Account{
+		{ID: "A1", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-2"}},
+		{ID: "A2", Phone: "+919812345678", Status: otp.StatusActive, AssociationIDs: []string{"as-1", "as-3"}},
+	}
+	for range 2 {
+		if err := s.ImportAccounts(ctx, moved); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.db.QueryRow(`SELECT COUNT(*) FROM associations`).Scan(&n)
+	if n != 3 {
+		t.Errorf("%d associations, want 3", n)
+	}
+	s.db.QueryRow(`SELECT COUNT(*) FROM associations WHERE id = 'as-2' AND account_id = 'A1'`).Scan(&n)
+	if n != 1 {
+		t.Error("as-2 did not move to A1")
+	}
+}
+
+func TestPurge(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.UnixMilli(1_763_000_000_000)
+	old, fresh := now.Add(-48*time.Hour), now.Add(-time.Minute)
+	err := s.Tx(ctx, func(tx otp.Tx) error {
+		for i, at := range []time.Time{old, fresh} {
+			id := []string{"old", "fresh"}[i]
+			if err := tx.InsertRequest(&otp.Request{Scope: "", ID: id, Method: "sendOtp", Fingerprint: []byte{1},
+				State: otp.RequestDone, CreatedAt: at, ClaimedAt: at}); err != nil {
+				return err
+			}
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: "+919876543210", CodeMAC: []byte{1},
+				State: otp.ChallengeLive, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}); err != nil {
+				return err
+			}
+			if err := tx.AddEvent(otp.EventSend, "account:A1", at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Purge(ctx, otp.PurgeBefore{Requests: now.Add(-24 * time.Hour), Challenges: now.Add(-24 * time.Hour), Events: now.Add(-24 * time.Hour)})
+	if err != nil || n != 3 {
+		t.Fatalf("purged %d rows (%v), want 3", n, err)
+	}
+	for _, table := range []string{"requests", "challenges", "events"} {
+		var left int
+		s.db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&left)
+		if left != 1 {
+			t.Errorf("%s: %d rows left, want 1", table, left)
+		}
+	}
+}
