@@ -10,19 +10,24 @@ import (
 )
 
 type importCmd struct {
-	DataDir string `help:"Directory of the embedded database." default:"./otpgate-data" type:"path"`
-	File    string `arg:"" help:"Accounts file: .jsonl (one JSON object a line) or .csv (with a header row)." type:"existingfile"`
+	DataDir        string `help:"Directory of the embedded database." default:"./otpgate-data" type:"path"`
+	CardSecretFile string `help:"The card secret serve uses (--card-secret-file); default: the data directory's." type:"path" placeholder:"FILE"`
+	File           string `arg:"" help:"Accounts file: .jsonl (one JSON object a line) or .csv (with a header row)." type:"existingfile"`
 }
 
 // Run parses the whole file first and applies it in one transaction, so a bad
 // row leaves the directory exactly as it was.
 func (c *importCmd) Run(ctx context.Context) error {
-	accts, err := accounts.ParseFile(c.File)
-	if err != nil {
-		return fmt.Errorf("%s: nothing imported:\n%w", c.File, err)
-	}
 	if err := ensureDataDir(c.DataDir); err != nil {
 		return err
+	}
+	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
+	if err != nil {
+		return err
+	}
+	accts, err := accounts.ParseFile(c.File, cards.Hash)
+	if err != nil {
+		return fmt.Errorf("%s: nothing imported:\n%w", c.File, err)
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
 	if err != nil {

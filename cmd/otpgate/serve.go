@@ -27,6 +27,12 @@ type serveCmd struct {
 	DataDir  string `help:"Directory of the embedded database and generated secrets." default:"./otpgate-data" type:"path"`
 
 	CodeSecretFile string `help:"File holding the HMAC secret of codes as hex (at least 32 bytes, mode 0600). Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
+	CardSecretFile string `help:"File holding the HMAC secret that card numbers are looked up by, as hex (mode 0600); accounts import must use the same. Default: generated in the data directory." type:"path" placeholder:"FILE"`
+
+	PIAID               []string      `name:"piaid" help:"paymentIntegratorAccountId served by the India Cards methods and /v2/echo (repeatable or comma-separated); requests for any other get 404."`
+	ECI                 string        `name:"eci" help:"Electronic Commerce Indicator sent with a successful India Cards verifyOtp (none by default)."`
+	CardSessionLifetime time.Duration `help:"How long after authenticate resendOtp may be called." default:"10m"`
+	MaxResends          int           `help:"resendOtp calls allowed per authentication." default:"3"`
 
 	Dev               bool `help:"Development mode: plaintext bodies, SMS printed on standard output unless --sms-file or --sms-http-url is given, demo accounts loaded, readable logs."`
 	InsecurePlaintext bool `help:"Accept and answer plain JSON bodies. Development only: Google never sends these."`
@@ -135,9 +141,16 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err := ensureDataDir(c.DataDir); err != nil {
 		return err
 	}
-	secret, err := loadCodeSecret(c.CodeSecretFile, c.DataDir)
+	secret, err := loadSecret(c.CodeSecretFile, c.DataDir, codeSecretFile)
 	if err != nil {
 		return err
+	}
+	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
+	if err != nil {
+		return err
+	}
+	if c.MaxResends < 0 || c.CardSessionLifetime <= 0 {
+		return errors.New("--max-resends must be 0 or more and --card-session-lifetime positive")
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
 	if err != nil {
@@ -145,8 +158,11 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 	if c.Dev {
-		if err := st.ImportAccounts(ctx, demoAccounts); err != nil {
+		if err := st.ImportAccounts(ctx, demoAccounts(cards)); err != nil {
 			return fmt.Errorf("loading demo accounts: %w", err)
+		}
+		if len(c.PIAID) == 0 {
+			c.PIAID = []string{demoPIAID}
 		}
 	}
 
@@ -161,6 +177,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: envelope.Plain{}, OTP: svc, DB: st,
 		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,
 		ParsePhone: phone.Parse,
+		PIAIDs:     c.PIAID, Cards: cards, ECI: c.ECI,
+		CardPolicy: otp.CardPolicy{SessionLifetime: c.CardSessionLifetime, MaxResends: c.MaxResends},
 	})
 
 	purgeCtx, stopPurge := context.WithCancel(ctx)
@@ -182,7 +200,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
 	log.Info("otpgate listening", "addr", ln.Addr().String(), "basePath", c.BasePath, "version", versionString(),
-		"sms", sender.Name(), "dataDir", c.DataDir)
+		"sms", sender.Name(), "dataDir", c.DataDir, "piaids", c.PIAID)
 	if c.Dev {
 		fmt.Fprintf(os.Stderr, "\nDevelopment server on http://%s%s — demo accounts: %s\n\n", ln.Addr(), c.BasePath, demoSummary())
 	}

@@ -2,16 +2,41 @@
 // phone gets the codes of which account, its status, and the association ids
 // Google knows it by.
 //
-// Two formats carry the same four fields, accountId, phone, status and
-// associationIds: JSON lines ([ParseJSONL]) and CSV with a header row
-// ([ParseCSV]). Both are strict, because a mistake in an import sends codes to
-// the wrong phone: every row is validated, names must be spelt exactly, and
-// the whole file is rejected if any row is wrong, so that a caller can never
-// apply half of it. Errors name the 1-based line of the file and never
-// contain a full phone number.
+// Two formats carry the same five fields, accountId, phone, status,
+// associationIds and cards: JSON lines ([ParseJSONL]) and CSV with a header
+// row ([ParseCSV]). Both are strict, because a mistake in an import sends
+// codes to the wrong phone: every row is validated, names must be spelt
+// exactly, and the whole file is rejected if any row is wrong, so that a
+// caller can never apply half of it. Errors name the 1-based line of the file
+// and never contain a full phone number.
+//
+// # Cards
+//
+// An account may list the payment cards whose India Cards authentications
+// text its phone. A card is a number of 12 to 19 digits, with an optional
+// expiry: a month (1 to 12, "01" to "12" also) and a year (two digits meaning
+// 20YY, or four from 2000 to 2099), both or neither.
+// In JSON lines:
+//
+//	{"accountId":"A1","phone":"+919876543210","cards":[{"number":"4111111111111111","expiryMonth":"01","expiryYear":"30"}]}
+//
+// In CSV, the cards column holds the account's cards separated by ';', each
+// NUMBER, NUMBER/MM/YY or NUMBER/MM/YYYY:
+//
+//	accountId,phone,cards
+//	A1,+919876543210,4111111111111111/01/30;5555555555554444/12/2031;378282246310005
+//
+// The parsers never keep a card number: each is passed, once validated, to
+// the caller's hashCard (a keyed hash, HMAC-SHA-256 under the deployment's
+// card secret), and the returned [otp.Card] holds only that hash, the last four
+// digits and the expiry. Errors name a card by its last four digits ("card
+// ending 1111") or by its place in the row ("card 2"), never by its number.
+// A card may appear once in a file: twice in one account, or on two accounts,
+// is an error.
 package accounts
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +61,21 @@ const (
 	fieldPhone          = "phone"
 	fieldStatus         = "status"
 	fieldAssociationIDs = "associationIds"
+	fieldCards          = "cards"
+)
+
+// The keys of a card object in JSON lines; the names also serve the errors
+// about a card's fields in CSV.
+const (
+	fieldNumber      = "number"
+	fieldExpiryMonth = "expiryMonth"
+	fieldExpiryYear  = "expiryYear"
+)
+
+// The lengths of a card number (ISO/IEC 7812).
+const (
+	minCardLen = 12
+	maxCardLen = 19
 )
 
 // RowError is a problem with one line of an import file.
@@ -50,8 +90,9 @@ func (e *RowError) Unwrap() error { return e.Err }
 
 // ParseFile reads an import file, choosing the format by the file's
 // extension: .jsonl for [ParseJSONL], .csv for [ParseCSV] (in any case).
-func ParseFile(path string) ([]otp.Account, error) {
-	var parse func(io.Reader) ([]otp.Account, error)
+// hashCard is as for those.
+func ParseFile(path string, hashCard func(number string) []byte) ([]otp.Account, error) {
+	var parse func(io.Reader, func(string) []byte) ([]otp.Account, error)
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".jsonl":
 		parse = ParseJSONL
@@ -65,7 +106,7 @@ func ParseFile(path string) ([]otp.Account, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	defer f.Close()
-	return parse(f)
+	return parse(f, hashCard)
 }
 
 // row is one account as read from a file, before validation.
@@ -75,6 +116,14 @@ type row struct {
 	phone          string
 	status         string
 	associationIDs []string
+	cards          []rawCard
+}
+
+// rawCard is one card as read from a file, before validation. An absent
+// field (or a JSON null) is not set; an empty one is set, and wrong.
+type rawCard struct {
+	number, month, year          string
+	hasNumber, hasMonth, hasYear bool
 }
 
 // collector validates rows, checks them against each other and gathers the
@@ -86,6 +135,10 @@ type collector struct {
 
 	idLine  map[string]int     // accountId → line it was first seen on
 	assocAt map[string]assocAt // associationId → where it was first seen
+	cardAt  map[string]assocAt // card hash → where it was first seen
+
+	hashCard     func(number string) []byte
+	noHashFailed bool // the error for cards without hashCard is given
 }
 
 type assocAt struct {
@@ -93,8 +146,13 @@ type assocAt struct {
 	account string
 }
 
-func newCollector() *collector {
-	return &collector{idLine: map[string]int{}, assocAt: map[string]assocAt{}}
+func newCollector(hashCard func(number string) []byte) *collector {
+	return &collector{
+		idLine:   map[string]int{},
+		assocAt:  map[string]assocAt{},
+		cardAt:   map[string]assocAt{},
+		hashCard: hashCard,
+	}
 }
 
 // fail records an error on a line. It reports whether reading should go on.
@@ -180,10 +238,159 @@ func (c *collector) add(r row) bool {
 		}
 	}
 
+	if !c.addCards(&a, r, idErr == nil, check) {
+		ok = false
+	}
+
 	if ok {
 		c.accounts = append(c.accounts, a)
 	}
 	return !c.full
+}
+
+// addCards validates the cards of r into a, reporting its problems through
+// check. knownID tells whether r has a valid accountId to check the cards of
+// other rows against. It reports whether the cards are all valid.
+func (c *collector) addCards(a *otp.Account, r row, knownID bool, check func(error)) bool {
+	if len(r.cards) == 0 {
+		return true
+	}
+	if c.hashCard == nil {
+		// Said once: every row with cards has the same problem, and the
+		// file is rejected anyway.
+		if !c.noHashFailed {
+			c.noHashFailed = true
+			check(errors.New("cards cannot be imported: no card secret is configured to hash them with"))
+		}
+		return false
+	}
+	ok := true
+	seen := make(map[string]bool, len(r.cards))
+	for i, rc := range r.cards {
+		card, errs := parseCard(i+1, rc, c.hashCard)
+		if len(errs) > 0 {
+			ok = false
+			for _, err := range errs {
+				check(err)
+			}
+			continue
+		}
+		key := string(card.Hash)
+		if seen[key] {
+			// Unlike an association id, a card twice is not dropped: the
+			// two could disagree on the expiry, and either way the row was
+			// not written with care.
+			ok = false
+			check(fmt.Errorf("card ending %s given twice", card.Last4))
+			continue
+		}
+		seen[key] = true
+		a.Cards = append(a.Cards, card)
+		if !knownID {
+			continue
+		}
+		// As for association ids, a card repeated under a repeated
+		// accountId is reported as that.
+		if at, dup := c.cardAt[key]; !dup {
+			c.cardAt[key] = assocAt{line: r.line, account: r.id}
+		} else if at.account != r.id {
+			ok = false
+			check(fmt.Errorf("card ending %s already on line %d, for %s %s", card.Last4, at.line, fieldAccountID, quote(at.account)))
+		}
+	}
+	return ok
+}
+
+// parseCard validates the n-th card of a row and hashes its number. The
+// number goes nowhere else: the card holds its hash and last four digits,
+// and the errors name it by those digits at most.
+func parseCard(n int, rc rawCard, hashCard func(string) []byte) (otp.Card, []error) {
+	var errs []error
+	label := fmt.Sprintf("card %d", n)
+	switch num := rc.number; {
+	case !rc.hasNumber || num == "":
+		errs = append(errs, fmt.Errorf("%s: %s is missing", label, fieldNumber))
+	case !allDigits(num):
+		errs = append(errs, fmt.Errorf("%s: %s: only digits are allowed, without spaces or dashes", label, fieldNumber))
+	case len(num) < minCardLen || len(num) > maxCardLen:
+		errs = append(errs, fmt.Errorf("%s: %s: %d digits, want %d to %d", label, fieldNumber, len(num), minCardLen, maxCardLen))
+	default:
+		label = "card ending " + num[len(num)-4:]
+	}
+
+	var card otp.Card
+	switch {
+	case rc.hasMonth && rc.hasYear:
+		m, err := parseMonth(rc.month)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+		y, err := parseYear(rc.year)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+		card.ExpiryMonth, card.ExpiryYear = m, y
+	case rc.hasMonth:
+		errs = append(errs, fmt.Errorf("%s: %s without %s; give both or neither", label, fieldExpiryMonth, fieldExpiryYear))
+	case rc.hasYear:
+		errs = append(errs, fmt.Errorf("%s: %s without %s; give both or neither", label, fieldExpiryYear, fieldExpiryMonth))
+	}
+
+	if len(errs) > 0 {
+		return otp.Card{}, errs
+	}
+	// Only now, with every check passed, does the number leave.
+	h := hashCard(rc.number)
+	if len(h) == 0 {
+		return otp.Card{}, []error{fmt.Errorf("%s: the card hash is empty", label)}
+	}
+	card.Hash = bytes.Clone(h)
+	card.Last4 = rc.number[len(rc.number)-4:]
+	return card, nil
+}
+
+// parseMonth reads an expiry month: 1 to 12, with or without a leading 0.
+func parseMonth(s string) (int, error) {
+	if len(s) >= 1 && len(s) <= 2 && allDigits(s) {
+		if m := atoi(s); m >= 1 && m <= 12 {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%s %s: want 1 to 12, or 01 to 12", fieldExpiryMonth, quoteMasked(s))
+}
+
+// parseYear reads an expiry year: two digits for 20YY, or four.
+func parseYear(s string) (int, error) {
+	if allDigits(s) {
+		switch len(s) {
+		case 2:
+			return 2000 + atoi(s), nil
+		case 4:
+			if y := atoi(s); y >= 2000 && y <= 2099 {
+				return y, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s %s: want two digits (20YY), or four from 2000 to 2099", fieldExpiryYear, quoteMasked(s))
+}
+
+// allDigits reports whether s is not empty and only ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// atoi converts a few ASCII digits, already checked.
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
 
 // result is what the parse returns: all the accounts, or none and every
@@ -238,4 +445,22 @@ func quote(s string) string {
 		return fmt.Sprintf("%q…", string(r[:limit]))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// quoteMasked is quote for a value that could hold a card number, such as a
+// misplaced one: when it has more than four digits, all but the last four are
+// masked.
+func quoteMasked(s string) string {
+	b := []byte(s)
+	keep := 4
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] >= '0' && b[i] <= '9' {
+			if keep > 0 {
+				keep--
+			} else {
+				b[i] = '*'
+			}
+		}
+	}
+	return quote(string(b))
 }

@@ -25,11 +25,14 @@ type parseCase struct {
 	wantErrs []string
 }
 
-func runParseCases(t *testing.T, parse func(io.Reader) ([]otp.Account, error), tests []parseCase) {
+// parser is ParseJSONL or ParseCSV.
+type parser func(io.Reader, func(string) []byte) ([]otp.Account, error)
+
+func runParseCases(t *testing.T, parse parser, tests []parseCase) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parse(strings.NewReader(tt.in))
+			got, err := parse(strings.NewReader(tt.in), testHash)
 			if tt.wantErrs == nil {
 				if err != nil {
 					t.Fatalf("unexpected error:\n%v", err)
@@ -80,8 +83,8 @@ func errString(err error) string {
 
 func TestRowError(t *testing.T) {
 	_, err := ParseJSONL(strings.NewReader(
-		`{"accountId":"A1","phone":"+919876543210"}` + "\n" +
-			`{"accountId":"A2","phone":"+442079460000"}` + "\n"))
+		`{"accountId":"A1","phone":"+919876543210"}`+"\n"+
+			`{"accountId":"A2","phone":"+442079460000"}`+"\n"), testHash)
 	var re *RowError
 	if !errors.As(err, &re) {
 		t.Fatalf("errors.As(%v, *RowError) = false", err)
@@ -109,9 +112,12 @@ func TestParseFile(t *testing.T) {
 		}
 		return p
 	}
-	want := []otp.Account{{ID: "A1", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-1"}}}
-	jsonl := `{"accountId":"A1","phone":"+919876543210","associationIds":["as-1"]}` + "\n"
-	csv := "accountId,phone,associationIds\nA1,+919876543210,as-1\n"
+	want := []otp.Account{{
+		ID: "A1", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-1"},
+		Cards: []otp.Card{testCard(visa, 2030, 1)},
+	}}
+	jsonl := `{"accountId":"A1","phone":"+919876543210","associationIds":["as-1"],"cards":[{"number":"` + visa + `","expiryMonth":"01","expiryYear":"30"}]}` + "\n"
+	csv := "accountId,phone,associationIds,cards\nA1,+919876543210,as-1," + visa + "/01/30\n"
 
 	for _, path := range []string{
 		write("a.jsonl", jsonl),
@@ -119,7 +125,7 @@ func TestParseFile(t *testing.T) {
 		write("c.csv", csv),
 		write("d.Csv", csv),
 	} {
-		got, err := ParseFile(path)
+		got, err := ParseFile(path, testHash)
 		if err != nil {
 			t.Errorf("ParseFile(%s): %v", filepath.Base(path), err)
 			continue
@@ -130,12 +136,12 @@ func TestParseFile(t *testing.T) {
 	}
 
 	// The extension decides, not the content.
-	if _, err := ParseFile(write("e.csv", jsonl)); err == nil {
+	if _, err := ParseFile(write("e.csv", jsonl), testHash); err == nil {
 		t.Errorf("ParseFile(JSON lines in a .csv file) succeeded")
 	}
 
 	for _, name := range []string{"accounts.json", "accounts.txt", "accounts"} {
-		_, err := ParseFile(write(name, jsonl))
+		_, err := ParseFile(write(name, jsonl), testHash)
 		if err == nil {
 			t.Errorf("ParseFile(%s) succeeded", name)
 			continue
@@ -145,7 +151,7 @@ func TestParseFile(t *testing.T) {
 		}
 	}
 
-	if _, err := ParseFile(filepath.Join(dir, "missing.csv")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := ParseFile(filepath.Join(dir, "missing.csv"), testHash); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ParseFile(missing file) error = %v, want fs.ErrNotExist", err)
 	}
 }

@@ -12,20 +12,39 @@ import (
 	"github.com/otpgate/otpgate/internal/otp"
 )
 
-// assocSep separates the association ids within their CSV cell.
-const assocSep = ";"
+// assocSep separates the association ids within their CSV cell, and
+// cardSep the cards within theirs.
+const (
+	assocSep = ";"
+	cardSep  = ";"
+)
+
+// expirySep separates a card number from its expiry month and year:
+// NUMBER/MM/YY.
+const expirySep = "/"
 
 // ParseCSV reads accounts as CSV (RFC 4180) with a header row naming the
 // columns, in any order:
 //
-//	accountId,phone,status,associationIds
-//	A1,+919876543210,active,as-1;as-2
+//	accountId,phone,status,associationIds,cards
+//	A1,+919876543210,active,as-1;as-2,4111111111111111/01/30;378282246310005
 //
-// The accountId and phone columns are required; status and associationIds
-// may be left out. A header naming any other column, or a column twice, is an
-// error. An empty status cell means "active"; the association ids share one
-// cell, separated by ';', and an empty cell means none. Cells are taken as
+// The accountId and phone columns are required; status, associationIds and
+// cards may be left out. A header naming any other column, or a column twice,
+// is an error. An empty status cell means "active"; the association ids share
+// one cell, separated by ';', and an empty cell means none. Cells are taken as
 // they are, spaces included.
+//
+// The cards share one cell too, separated by ';', each written NUMBER,
+// NUMBER/MM/YY or NUMBER/MM/YYYY: 12 to 19 digits, then optionally the
+// expiry month (1 to 12, or 01 to 12) and year (YY for 20YY, or YYYY), so
+// that the cell
+//
+//	4111111111111111/01/30;5555555555554444/12/2031;378282246310005
+//
+// holds three cards, the last with an unknown expiry. An empty cell means no
+// cards. Each number is given to hashCard once validated, as for
+// [ParseJSONL].
 //
 // Blank lines, a UTF-8 byte order mark at the start, CRLF line endings and
 // quoted fields (also spanning lines) are accepted; line numbers in errors
@@ -34,7 +53,7 @@ const assocSep = ";"
 // Either every account of the file is returned, or none and an error joining
 // a [*RowError] per problem found; after 20 of them, a last error says that
 // reading stopped there.
-func ParseCSV(r io.Reader) ([]otp.Account, error) {
+func ParseCSV(r io.Reader, hashCard func(number string) []byte) ([]otp.Account, error) {
 	br := bufio.NewReader(r)
 	// encoding/csv would read a BOM as part of the first column's name.
 	if b, err := br.Peek(len(bom)); err == nil && bytes.Equal(b, bom) {
@@ -55,7 +74,7 @@ func ParseCSV(r io.Reader) ([]otp.Account, error) {
 		return nil, &RowError{Line: headerLine, Err: err}
 	}
 
-	c := newCollector()
+	c := newCollector(hashCard)
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -82,6 +101,9 @@ func ParseCSV(r io.Reader) ([]otp.Account, error) {
 		if cell := cols.get(rec, fieldAssociationIDs); cell != "" {
 			rw.associationIDs = strings.Split(cell, assocSep)
 		}
+		if cell := cols.get(rec, fieldCards); cell != "" {
+			rw.cards = splitCards(cell)
+		}
 		if !c.add(rw) {
 			break
 		}
@@ -106,9 +128,9 @@ func columns(header []string) (columnIndex, error) {
 	ci := make(columnIndex, len(header))
 	for i, name := range header {
 		switch name {
-		case fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs:
+		case fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs, fieldCards:
 		default:
-			return nil, fmt.Errorf("header: unknown column %s; want %s", quote(name), fieldList)
+			return nil, fmt.Errorf("header: unknown column %s; want %s", quoteMasked(name), fieldList)
 		}
 		if _, dup := ci[name]; dup {
 			return nil, fmt.Errorf("header: column %s given twice", name)
@@ -121,6 +143,28 @@ func columns(header []string) (columnIndex, error) {
 		}
 	}
 	return ci, nil
+}
+
+// splitCards splits a cards cell into its cards. A card of the wrong shape
+// (an empty one, or NUMBER/MM) keeps what it has, for parseCard to name the
+// problem without quoting the card.
+func splitCards(cell string) []rawCard {
+	items := strings.Split(cell, cardSep)
+	cards := make([]rawCard, 0, len(items))
+	for _, item := range items {
+		parts := strings.Split(item, expirySep)
+		c := rawCard{number: parts[0], hasNumber: true}
+		switch len(parts) {
+		case 1:
+		case 2:
+			c.month, c.hasMonth = parts[1], true
+		default:
+			c.month, c.hasMonth = parts[1], true
+			c.year, c.hasYear = strings.Join(parts[2:], expirySep), true
+		}
+		cards = append(cards, c)
+	}
+	return cards
 }
 
 // csvError turns an error of reading the header into the one to return.

@@ -55,6 +55,9 @@ type EchoRequest struct {
 type Limits struct {
 	Now    time.Time
 	Window time.Duration // the requestTimestamp window, ± this much
+	// PIAIDs are the paymentIntegratorAccountIds this deployment serves
+	// (current dialect only).
+	PIAIDs map[string]bool
 }
 
 // DecodeSendOtp parses and validates a sendOtp body (SPEC §2, §6). A phone number

@@ -34,4 +34,15 @@ type Account struct {
 	Phone          string // E.164, a mobile number
 	Status         AccountStatus
 	AssociationIDs []string
+	Cards          []Card
+}
+
+// Card is a payment card of an account, for India Cards authentication. Its
+// number is never stored: Hash is HMAC-SHA-256 of the number under the
+// deployment's card secret.
+type Card struct {
+	Hash        []byte
+	Last4       string
+	ExpiryYear  int // four digits; 0 when unknown
+	ExpiryMonth int // 1–12; 0 when unknown
 }

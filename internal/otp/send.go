@@ -2,6 +2,7 @@ package otp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -20,6 +21,11 @@ const (
 	SendUnableToSend       = "message_unable_to_be_sent"
 )
 
+// ErrSendFailed: the SMS of a request whose method has no business result for
+// that failure (resendOtp) was not accepted. Nothing is stored, so a retry is
+// processed afresh; the server answers 503.
+var ErrSendFailed = errors.New("the SMS provider did not accept the message")
+
 // SendRequest is a sendOtp as the domain sees it.
 type SendRequest struct {
 	Ref
@@ -37,6 +43,13 @@ type sendPlan struct {
 	rec   *Request
 	phone string
 	code  string
+	token string // smsMatchingToken, "" for India Cards
+	// onFailure is the stored result when the SMS fails; "" means the method
+	// has none, and the claim is withdrawn instead (ErrSendFailed).
+	onFailure string
+	// session is the authenticate record a resend belongs to, whose Sends
+	// is given back when the resend's SMS fails.
+	session *Ref
 }
 
 // Send runs a sendOtp: claim the requestId and create the challenge in one
@@ -45,12 +58,32 @@ type sendPlan struct {
 // claim has lapsed (its instance died mid-send) takes it over with a fresh
 // code, so no two codes of one challenge are ever valid.
 func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
+	return s.claimAndDeliver(ctx, r.Ref, r.SMSMatchingToken, SendUnableToSend, func(tx Tx) (*Account, string, error) {
+		return s.resolveAccount(tx, r)
+	})
+}
+
+// resolveFunc finds the account a new request sends to. A non-empty result
+// ends the request with that business result instead.
+type resolveFunc func(tx Tx) (*Account, string, error)
+
+// claimAndDeliver is the two-transaction send shared by sendOtp and
+// authenticate.
+func (s *Service) claimAndDeliver(ctx context.Context, ref Ref, token, onFailure string, resolve resolveFunc) (Outcome, error) {
+	return s.runSend(ctx, token, func(tx Tx) (Outcome, *sendPlan, error) {
+		return s.claimNew(tx, ref, token, onFailure, resolve)
+	})
+}
+
+// runSend runs a claiming transaction (waiting while a duplicate is in
+// flight), then delivers the plan it made, if any.
+func (s *Service) runSend(ctx context.Context, token string, claimTx func(Tx) (Outcome, *sendPlan, error)) (Outcome, error) {
 	var plan *sendPlan
 	out, err := s.waitInFlight(ctx, func() (Outcome, error) {
 		var out Outcome
 		plan = nil
 		err := s.store.Tx(ctx, func(tx Tx) (err error) {
-			out, plan, err = s.claimSend(tx, r)
+			out, plan, err = claimTx(tx)
 			return err
 		})
 		return out, err
@@ -58,67 +91,85 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
 	if err != nil || plan == nil {
 		return out, err
 	}
-	return s.deliver(ctx, r, plan)
+	return s.deliver(ctx, plan)
 }
 
-// claimSend is the first transaction. It returns a finished outcome, or a
-// plan when an SMS is to be sent.
-func (s *Service) claimSend(tx Tx, r SendRequest) (Outcome, *sendPlan, error) {
-	now := s.now()
-	rec, err := claim(tx, r.Ref)
-	if err != nil {
-		return Outcome{}, nil, err
+// existing handles a requestId seen before: a stored answer is replayed, a
+// fresh claim means in flight, a lapsed one is taken over. ok is false for a
+// requestId never seen.
+func (s *Service) existing(tx Tx, ref Ref, token, onFailure string, now time.Time) (out Outcome, plan *sendPlan, ok bool, err error) {
+	rec, err := claim(tx, ref)
+	if err != nil || rec == nil {
+		return Outcome{}, nil, false, err
 	}
-	if rec != nil {
-		if rec.State == RequestDone {
-			return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, nil
-		}
-		if now.Sub(rec.ClaimedAt) < s.policy.ClaimLease {
-			return Outcome{}, nil, ErrInFlight
-		}
-		return s.takeOver(tx, rec, now)
+	if rec.State == RequestDone {
+		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, true, nil
 	}
+	if now.Sub(rec.ClaimedAt) < s.policy.ClaimLease {
+		return Outcome{}, nil, true, ErrInFlight
+	}
+	out, plan, err = s.takeOver(tx, rec, now)
+	if plan != nil {
+		plan.token, plan.onFailure = token, onFailure
+	}
+	return out, plan, true, err
+}
 
-	acct, result, err := s.resolveAccount(tx, r)
+// claimNew is the first transaction of sendOtp and authenticate.
+func (s *Service) claimNew(tx Tx, ref Ref, token, onFailure string, resolve resolveFunc) (Outcome, *sendPlan, error) {
+	now := s.now()
+	if out, plan, ok, err := s.existing(tx, ref, token, onFailure, now); ok || err != nil {
+		return out, plan, err
+	}
+	acct, result, err := resolve(tx)
 	if err != nil {
 		return Outcome{}, nil, err
 	}
 	if result == "" {
-		result, err = s.checkBudgets(tx, acct, now)
-		if err != nil {
+		if spent, err := s.budgetSpent(tx, acct, now); err != nil {
 			return Outcome{}, nil, err
+		} else if spent {
+			result = SendLimitReached
 		}
 	}
 	if result != "" {
-		rec := s.newRequest(r.Ref, now, RequestDone, result)
+		rec := s.newRequest(ref, now, RequestDone, result)
 		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
 	}
-
-	if err := tx.SupersedeChallenges(acct.ID); err != nil {
+	ch, code, err := s.startChallenge(tx, acct, now)
+	if err != nil {
 		return Outcome{}, nil, err
+	}
+	rec := s.newRequest(ref, now, RequestPending, "")
+	rec.ChallengeID, rec.ClaimToken, rec.Sends = ch.ID, newID(), 1
+	if err := tx.InsertRequest(rec); err != nil {
+		return Outcome{}, nil, err
+	}
+	return Outcome{}, &sendPlan{rec: rec, phone: acct.Phone, code: code, token: token, onFailure: onFailure}, nil
+}
+
+// startChallenge retires the account's live codes and creates a new one,
+// counting the send against the budgets.
+func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
+	if err := tx.SupersedeChallenges(acct.ID); err != nil {
+		return nil, "", err
 	}
 	code := s.newCode()
 	ch := &Challenge{ID: newID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
 	ch.CodeMAC = s.codeMAC(ch.ID, code)
 	if err := tx.InsertChallenge(ch); err != nil {
-		return Outcome{}, nil, err
+		return nil, "", err
 	}
 	for _, subject := range budgetSubjects(acct) {
 		if err := tx.AddEvent(EventSend, subject, now); err != nil {
-			return Outcome{}, nil, err
+			return nil, "", err
 		}
 	}
-	rec = s.newRequest(r.Ref, now, RequestPending, "")
-	rec.ChallengeID = ch.ID
-	rec.ClaimToken = newID()
-	if err := tx.InsertRequest(rec); err != nil {
-		return Outcome{}, nil, err
-	}
-	return Outcome{}, &sendPlan{rec: rec, phone: acct.Phone, code: code}, nil
+	return ch, code, nil
 }
 
-// takeOver resumes a pending sendOtp whose claimant vanished. The code of the
+// takeOver resumes a pending request whose claimant vanished. The code of the
 // first attempt lived only in that process's memory, and its SMS may or may not
 // have gone out: replace the challenge's code so that at most one is valid.
 func (s *Service) takeOver(tx Tx, rec *Request, now time.Time) (Outcome, *sendPlan, error) {
@@ -143,12 +194,11 @@ func (s *Service) takeOver(tx Tx, rec *Request, now time.Time) (Outcome, *sendPl
 	if err := tx.UpdateRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
-	s.log.Warn("resuming a sendOtp whose first attempt did not finish", "requestId", rec.ID)
+	s.log.Warn("resuming a request whose first attempt did not finish", "method", rec.Method, "requestId", rec.ID)
 	return Outcome{}, &sendPlan{rec: rec, phone: ch.Phone, code: code}, nil
 }
 
-// resolveAccount finds the account of a sendOtp. A non-empty result ends the
-// request with that business result.
+// resolveAccount finds the account of a sendOtp (SPEC §6).
 func (s *Service) resolveAccount(tx Tx, r SendRequest) (*Account, string, error) {
 	if r.Phone != "" && !r.PhoneValid {
 		return nil, SendInvalidPhone, nil
@@ -198,9 +248,9 @@ func budgetSubjects(a *Account) []string {
 	return []string{"account:" + a.ID, "phone:" + a.Phone}
 }
 
-// checkBudgets returns SendLimitReached when a send or failure budget of the
-// account or its phone is spent.
-func (s *Service) checkBudgets(tx Tx, acct *Account, now time.Time) (string, error) {
+// budgetSpent reports whether a send or failure budget of the account or its
+// phone is spent. Both dialects count against the same budgets.
+func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error) {
 	for _, subject := range budgetSubjects(acct) {
 		for _, rule := range []struct {
 			kind    EventKind
@@ -209,26 +259,24 @@ func (s *Service) checkBudgets(tx Tx, acct *Account, now time.Time) (string, err
 			for _, b := range rule.budgets {
 				n, err := tx.CountEvents(rule.kind, subject, now.Add(-b.Per))
 				if err != nil {
-					return "", err
+					return false, err
 				}
 				if n >= b.Count {
-					return SendLimitReached, nil
+					return true, nil
 				}
 			}
 		}
 	}
-	return "", nil
+	return false, nil
 }
 
 // deliver sends the SMS of a plan and records its outcome.
-func (s *Service) deliver(ctx context.Context, r SendRequest, plan *sendPlan) (Outcome, error) {
-	sendErr := s.messenger.SendCode(ctx, plan.phone, plan.code, r.SMSMatchingToken)
-	result := SendSuccess
-	if sendErr != nil {
-		result = SendUnableToSend
-		s.log.Warn("SMS not accepted", "requestId", r.RequestID, "error", sendErr)
-	}
+func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) {
 	rec := plan.rec
+	sendErr := s.messenger.SendCode(ctx, plan.phone, plan.code, plan.token)
+	if sendErr != nil {
+		s.log.Warn("SMS not accepted", "method", rec.Method, "requestId", rec.ID, "error", sendErr)
+	}
 	var out Outcome
 	// The outcome must be recorded even if Google hung up meanwhile: the SMS is
 	// out, and a retry must get this answer rather than a second message.
@@ -259,12 +307,38 @@ func (s *Service) deliver(ctx context.Context, r SendRequest, plan *sendPlan) (O
 				return err
 			}
 		}
-		cur.State, cur.Result = RequestDone, result
-		out = Outcome{Result: result, ReplyID: cur.ReplyID}
+		if sendErr != nil && plan.onFailure == "" {
+			return s.withdraw(tx, plan)
+		}
+		cur.State, cur.Result = RequestDone, SendSuccess
+		if sendErr != nil {
+			cur.Result = plan.onFailure
+		}
+		out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
 		return tx.UpdateRequest(cur)
 	})
 	if err != nil {
-		return Outcome{}, fmt.Errorf("otp: record sendOtp %s: %w", rec.ID, err)
+		return Outcome{}, fmt.Errorf("otp: record %s %s: %w", rec.Method, rec.ID, err)
+	}
+	if sendErr != nil && plan.onFailure == "" {
+		return Outcome{}, ErrSendFailed
 	}
 	return out, nil
+}
+
+// withdraw undoes the claim of a request whose SMS failed and that has no
+// business result for it, giving its session back the resend it spent.
+func (s *Service) withdraw(tx Tx, plan *sendPlan) error {
+	if err := tx.DeleteRequest(plan.rec.Scope, plan.rec.ID); err != nil {
+		return err
+	}
+	if plan.session == nil {
+		return nil
+	}
+	sess, err := tx.LockRequest(plan.session.Scope, plan.session.RequestID)
+	if err != nil || sess == nil {
+		return err
+	}
+	sess.Sends--
+	return tx.UpdateRequest(sess)
 }

@@ -31,8 +31,15 @@ type Tx interface {
 	InsertRequest(r *Request) error
 	UpdateRequest(r *Request) error
 
+	// DeleteRequest removes a pending record whose effect failed and whose
+	// method has no business result for the failure (resendOtp), so that a
+	// retry is processed afresh.
+	DeleteRequest(scope, id string) error
+
 	AccountByPhone(phone string) (*Account, error)
 	AccountByAssociation(associationID string) (*Account, error)
+	// AccountByCard finds a card by the keyed hash of its number.
+	AccountByCard(cardHash []byte) (*Account, *Card, error)
 
 	CountEvents(kind EventKind, subject string, since time.Time) (int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
@@ -73,7 +80,8 @@ type Request struct {
 	State       RequestState
 	Result      string // the domain result, e.g. "success"
 	ReplyID     string // our id for the call, sent back to Google
-	ChallengeID string
+	ChallengeID string // the newest challenge of the request (resends replace it)
+	Sends       int    // SMS sent under this record: 1, plus one per resendOtp of an authenticate
 	ClaimToken  string // who is completing a pending record
 	ClaimedAt   time.Time
 	CreatedAt   time.Time

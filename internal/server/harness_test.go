@@ -37,6 +37,36 @@ var testAccounts = []otp.Account{
 
 const token = "AB12345678C"
 
+// The PIAIDs the test deployment serves; the first is the seeds'.
+const (
+	piaid      = "SpeedyPaymentsIndia_INR"
+	otherPIAID = "OtherIssuer_INR"
+)
+
+// Test cards (the first is Google's example card), by account. Expiry years
+// are four digits; the test clock is in November 2025.
+var testCards = map[string][]struct {
+	number      string
+	year, month int
+}{
+	"A1": {{"4123456789101112", 2030, 1}},
+	"A2": {{"4111111111111111", 2025, 10}}, // expired
+	"C1": {{"5555555555554444", 2030, 12}},
+	"N1": {{"4012888888881881", 2030, 12}},
+}
+
+// withCards gives testAccounts their cards, keyed by hasher.
+func withCards(hasher otp.CardHasher) []otp.Account {
+	accts := append([]otp.Account(nil), testAccounts...)
+	for i, a := range accts {
+		for _, c := range testCards[a.ID] {
+			accts[i].Cards = append(accts[i].Cards, otp.Card{Hash: hasher.Hash(c.number), Last4: c.number[len(c.number)-4:],
+				ExpiryYear: c.year, ExpiryMonth: c.month})
+		}
+	}
+	return accts
+}
+
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -136,7 +166,11 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.ImportAccounts(ctx, testAccounts); err != nil {
+	hasher, err := otp.NewCardHasher(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ImportAccounts(ctx, withCards(hasher)); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: &fakeClock{t: time.UnixMilli(1_763_000_000_000)}, sms: &smstest.Recorder{},
@@ -162,7 +196,8 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		codec = envelope.Plain{}
 	}
 	srv := server.New(server.Config{Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
-		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse})
+		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse,
+		PIAIDs: []string{piaid, otherPIAID}, Cards: hasher, ECI: "07"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	h.url = ts.URL

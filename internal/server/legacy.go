@@ -31,7 +31,7 @@ var legacyVerifyResults = map[string]gsp.VerifyOtpResult{
 }
 
 func (s *Server) limits(c *call) gsp.Limits {
-	return gsp.Limits{Now: c.now, Window: s.cfg.Window}
+	return gsp.Limits{Now: c.now, Window: s.cfg.Window, PIAIDs: s.piaids}
 }
 
 func (s *Server) sendOtp(ctx context.Context, c *call, plaintext []byte) (reply, error) {
@@ -53,7 +53,7 @@ func (s *Server) sendOtp(ctx context.Context, c *call, plaintext []byte) (reply,
 	}
 	out, err := s.cfg.OTP.Send(ctx, in)
 	if err != nil {
-		return reply{}, domainError(err, req.AssociationID, "")
+		return reply{}, domainError(err, "associationId", req.AssociationID)
 	}
 	result, ok := legacySendResults[out.Result]
 	if !ok {
@@ -79,7 +79,7 @@ func (s *Server) verifyOtp(ctx context.Context, c *call, plaintext []byte) (repl
 		Code:          req.OTP,
 	})
 	if err != nil {
-		return reply{}, domainError(err, "", req.SendOtpRequestID)
+		return reply{}, domainError(err, "sendOtpRequestId", req.SendOtpRequestID)
 	}
 	result, ok := legacyVerifyResults[out.Result]
 	if !ok {
@@ -106,13 +106,16 @@ func (s *Server) echo(_ context.Context, c *call, plaintext []byte) (reply, erro
 }
 
 // domainError maps the domain's non-result errors to ErrorResponses; anything
-// else stays an error and becomes a 503.
-func domainError(err error, associationID, sendRequestID string) error {
+// else stays an error and becomes a 503. field and value name the identifier
+// an unknown-identifier error is about.
+func domainError(err error, field, value string) error {
 	switch {
 	case errors.Is(err, otp.ErrUnknownAssociation):
-		return gsp.Errorf(gsp.InvalidIdentifier, "associationId %q is not known", associationID)
+		return gsp.Errorf(gsp.InvalidIdentifier, "%s %q is not known", field, value)
 	case errors.Is(err, otp.ErrUnknownSend):
-		return gsp.Errorf(gsp.InvalidIdentifier, "sendOtpRequestId %q does not name a successful sendOtp", sendRequestID)
+		return gsp.Errorf(gsp.InvalidIdentifier, "%s %q does not name a request whose code was sent", field, value)
+	case errors.Is(err, otp.ErrSendFailed):
+		return gsp.Errorf(gsp.ServiceUnavailable, "the SMS provider did not accept the message; retry with the same requestId")
 	case errors.Is(err, otp.ErrIdempotency):
 		return gsp.Errorf(gsp.IdempotencyViolation, "requestId was already used with a different payload or method")
 	case errors.Is(err, otp.ErrInFlight):

@@ -41,11 +41,20 @@ type Config struct {
 	MaxBodyBytes int64
 	// ParsePhone canonicalises an E.164 mobile number or rejects it.
 	ParsePhone func(string) (string, error)
+
+	// India Cards (current dialect): the paymentIntegratorAccountIds served,
+	// the card number hasher, the session policy and the eci to answer a
+	// successful verifyOtp with ("" for none).
+	PIAIDs     []string
+	Cards      otp.CardHasher
+	CardPolicy otp.CardPolicy
+	ECI        string
 }
 
 // Server serves the routes.
 type Server struct {
 	cfg         Config
+	piaids      map[string]bool
 	log         *slog.Logger
 	mux         *http.ServeMux
 	lastWarning atomic.Int64 // unix seconds of the last plaintext warning
@@ -68,11 +77,22 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.CardPolicy == (otp.CardPolicy{}) {
+		cfg.CardPolicy = otp.DefaultCardPolicy()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), piaids: map[string]bool{}}
+	for _, id := range cfg.PIAIDs {
+		s.piaids[id] = true
+	}
 	base := cfg.BasePath
-	s.mux.Handle("POST "+base+"/v1/sendOtp", s.method(gsp.MethodSendOtp, s.sendOtp))
-	s.mux.Handle("POST "+base+"/v1/verifyOtp", s.method(gsp.MethodVerifyOtp, s.verifyOtp))
-	s.mux.Handle("POST "+base+"/v1/echo", s.method(gsp.MethodEcho, s.echo))
+	s.mux.Handle("POST "+base+"/v1/sendOtp", s.method(legacy, gsp.MethodSendOtp, s.sendOtp))
+	s.mux.Handle("POST "+base+"/v1/verifyOtp", s.method(legacy, gsp.MethodVerifyOtp, s.verifyOtp))
+	s.mux.Handle("POST "+base+"/v1/echo", s.method(legacy, gsp.MethodEcho, s.echo))
+	cards := base + "/v1/payment-integrator-authenticated-card-fop-api/"
+	s.mux.Handle("POST "+cards+"authenticate", s.method(current, gsp.MethodAuthenticate, s.authenticate))
+	s.mux.Handle("POST "+cards+"verifyOtp", s.method(current, gsp.MethodCardVerifyOtp, s.cardVerifyOtp))
+	s.mux.Handle("POST "+cards+"resendOtp", s.method(current, gsp.MethodResendOtp, s.resendOtp))
+	s.mux.Handle("POST "+base+"/v2/echo", s.method(current, gsp.MethodEchoV2, s.echoV2))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -95,10 +115,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
+// dialect is the generation of Google's protocol a route speaks (SPEC §1).
+type dialect string
+
+const (
+	legacy  dialect = "legacy"
+	current dialect = "current"
+)
+
 // call is one request in flight through the pipeline.
 type call struct {
 	id        string // our id for the call: paymentIntegratorErrorIdentifier, logs
 	method    string
+	dialect   dialect
 	now       time.Time
 	requestID string // Google's, once decoded
 }
@@ -113,10 +142,10 @@ type reply struct {
 type handlerFunc func(ctx context.Context, c *call, plaintext []byte) (reply, error)
 
 // method wraps a handler in the pipeline shared by every method.
-func (s *Server) method(name string, h handlerFunc) http.Handler {
+func (s *Server) method(d dialect, name string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		c := &call{id: newCallID(), method: name, now: s.cfg.Now()}
+		c := &call{id: newCallID(), method: name, dialect: d, now: s.cfg.Now()}
 		status, result := s.serve(w, r, c, h)
 		took := time.Since(start)
 		s.cfg.Metrics.observe(name, result, status, took)
@@ -124,7 +153,7 @@ func (s *Server) method(name string, h handlerFunc) http.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "dialect", "legacy",
+		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "dialect", string(d),
 			"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
 	})
 }
@@ -170,8 +199,12 @@ func (s *Server) fail(w http.ResponseWriter, c *call, err error) (int, string) {
 		s.log.Error("request failed", "id", c.id, "method", c.method, "error", err)
 		ge = gsp.Errorf(gsp.ServiceUnavailable, "temporarily unable to process the request; retry with the same requestId")
 	}
+	var header any = gsp.LegacyResponseHeader{ResponseTimestamp: gsp.MillisOf(s.cfg.Now())}
+	if c.dialect == current {
+		header = gsp.NewResponseHeader(s.cfg.Now())
+	}
 	body, _ := json.Marshal(gsp.ErrorResponse{
-		ResponseHeader:                   gsp.LegacyResponseHeader{ResponseTimestamp: gsp.MillisOf(s.cfg.Now())},
+		ResponseHeader:                   header,
 		ErrorResponseCode:                ge.Code,
 		ErrorDescription:                 ge.Description,
 		PaymentIntegratorErrorIdentifier: c.id,

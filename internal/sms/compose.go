@@ -73,9 +73,15 @@ func (c *Composer) CodeLength() int { return c.codeLength }
 // would break the token's line). Compose fails, wrapping [ErrTooLong], rather
 // than return a text that does not fit one SMS: a split or truncated message
 // would lose the token or the code. Errors never contain the code.
+//
+// An empty token (India Cards' authenticate and resendOtp carry none) leaves
+// out the token line; any other token must be well formed.
 func (c *Composer) Compose(code, smsMatchingToken string) (string, error) {
 	if err := c.checkCode(code); err != nil {
 		return "", err
+	}
+	if smsMatchingToken == "" {
+		return c.prefix + code + c.suffix, nil // shorter than the checked form: it fits
 	}
 	if err := checkToken(smsMatchingToken); err != nil {
 		return "", err

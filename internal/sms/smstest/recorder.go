@@ -103,11 +103,15 @@ func (r *Recorder) Reset() {
 
 // ExtractCode returns the first run of exactly length ASCII digits (not part
 // of a longer run) on any line but the first, which holds the
-// smsMatchingToken and may itself contain digits. It returns "" if there is
-// none.
+// smsMatchingToken and may itself contain digits; a message of one line has
+// no token line and is searched whole. It returns "" if there is none.
 func ExtractCode(text string, length int) string {
+	// A message of one line has no token line (India Cards): search it all.
 	_, body, found := strings.Cut(text, "\n")
-	if !found || length < 1 {
+	if !found {
+		body = text
+	}
+	if length < 1 {
 		return ""
 	}
 	for i := 0; i < len(body); {

@@ -139,7 +139,7 @@ func TestExtractCode(t *testing.T) {
 		{"at the very start", "AB12345678C\n000000", 6, "000000"},
 		{"other length", "AB12345678C\nCode 1234, ref 123456", 4, "1234"},
 		{"no code", "AB12345678C\nHello", 6, ""},
-		{"single line", "Code 123456", 6, ""},
+		{"single line: no token line (India Cards)", "Code 123456", 6, "123456"},
 		{"empty", "", 6, ""},
 		{"zero length", "AB12345678C\nCode 123456", 0, ""},
 		{"non-ASCII digits are not digits", "AB12345678C\nCode ١٢٣٤٥٦", 6, ""},

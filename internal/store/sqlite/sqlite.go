@@ -115,8 +115,10 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 			a.ID, a.Phone, string(a.Status), now); err != nil {
 			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM associations WHERE account_id = ?`, a.ID); err != nil {
-			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+		for _, table := range []string{"associations", "cards"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = ?`, a.ID); err != nil {
+				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+			}
 		}
 	}
 	for _, a := range accounts {
@@ -130,6 +132,20 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO associations (id, account_id) VALUES (?, ?)`, as, a.ID); err != nil {
+				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+			}
+		}
+		for _, c := range a.Cards {
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT account_id FROM cards WHERE hash = ?`, c.Hash).Scan(&owner)
+			switch {
+			case err == nil:
+				return fmt.Errorf("sqlite: import account %s: the card ending %s already belongs to account %s", a.ID, c.Last4, owner)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?)`,
+				c.Hash, a.ID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
 		}
@@ -179,9 +195,9 @@ func (t *sqlTx) LockRequest(scope, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT method, fingerprint, state, result, reply_id, challenge_id, claim_token, claimed_at, created_at
+	err := t.tx.QueryRowContext(t.ctx, `SELECT method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
 		FROM requests WHERE scope = ? AND id = ?`, scope, id).
-		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.ClaimToken, &claimedAt, &createdAt)
+		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -194,16 +210,20 @@ func (t *sqlTx) LockRequest(scope, id string) (*otp.Request, error) {
 }
 
 func (t *sqlTx) InsertRequest(r *otp.Request) error {
-	return t.exec(`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, claim_token, claimed_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Scope, r.ID, r.Method, r.Fingerprint, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.ClaimToken,
+	return t.exec(`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Scope, r.ID, r.Method, r.Fingerprint, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
 		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
 }
 
 func (t *sqlTx) UpdateRequest(r *otp.Request) error {
-	return t.exec(`UPDATE requests SET state = ?, result = ?, challenge_id = ?, claim_token = ?, claimed_at = ?
+	return t.exec(`UPDATE requests SET state = ?, result = ?, challenge_id = ?, sends = ?, claim_token = ?, claimed_at = ?
 		WHERE scope = ? AND id = ?`,
-		string(r.State), r.Result, r.ChallengeID, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+}
+
+func (t *sqlTx) DeleteRequest(scope, id string) error {
+	return t.exec(`DELETE FROM requests WHERE scope = ? AND id = ?`, scope, id)
 }
 
 func (t *sqlTx) account(where string, arg string) (*otp.Account, error) {
@@ -228,6 +248,23 @@ func (t *sqlTx) AccountByPhone(phone string) (*otp.Account, error) {
 
 func (t *sqlTx) AccountByAssociation(associationID string) (*otp.Account, error) {
 	return t.account(`JOIN associations s ON s.account_id = a.id WHERE s.id = ?`, associationID)
+}
+
+func (t *sqlTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
+	var a otp.Account
+	c := otp.Card{Hash: hash}
+	var status string
+	err := t.tx.QueryRowContext(t.ctx, `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
+		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`, hash).
+		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: read card: %w", err)
+	}
+	a.Status = otp.AccountStatus(status)
+	return &a, &c, nil
 }
 
 func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time) (int, error) {

@@ -1,0 +1,176 @@
+package otp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"time"
+)
+
+// The authenticate results (India Cards, SPEC §8), as stored in idempotency
+// records. SendSuccess ("success") means the OTP was sent, so that verifyOtp
+// treats an authenticate like a sendOtp.
+const (
+	AuthCardUnknown  = "card_not_found"
+	AuthCardExpired  = "card_expired"
+	AuthNotEligible  = "not_eligible"
+	AuthClosed       = "account_closed"
+	AuthNotRequested = "native_otp_not_requested"
+	// SendLimitReached and SendUnableToSend are shared with sendOtp.
+)
+
+// The resendOtp results.
+const (
+	ResendSuccess      = SendSuccess
+	ResendExpired      = "request_expired"
+	ResendLimitReached = "otp_request_limit_reached"
+)
+
+// CardPolicy holds the India Cards knobs.
+type CardPolicy struct {
+	// SessionLifetime is how long after authenticate resendOtp may be called.
+	SessionLifetime time.Duration
+	// MaxResends is how many resendOtp calls one authentication allows.
+	MaxResends int
+}
+
+// DefaultCardPolicy: a 10-minute session, 3 resends (SPEC §10).
+func DefaultCardPolicy() CardPolicy {
+	return CardPolicy{SessionLifetime: 10 * time.Minute, MaxResends: 3}
+}
+
+// AuthenticateRequest is an India Cards authenticate as the domain sees it:
+// the card only by the keyed hash of its number.
+type AuthenticateRequest struct {
+	Ref
+	CardHash    []byte
+	ExpiryYear  int // four digits, from the request
+	ExpiryMonth int
+	NativeOtp   bool // whether Google asked for a native OTP
+}
+
+// Authenticate starts an authentication session: it finds the card's account
+// and texts it a code, with the same two transactions as Send. The session is
+// the request's idempotency record: its requestId is the
+// authenticateRequestId of verifyOtp and resendOtp.
+func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outcome, error) {
+	return s.claimAndDeliver(ctx, r.Ref, "", SendUnableToSend, func(tx Tx) (*Account, string, error) {
+		if !r.NativeOtp {
+			return nil, AuthNotRequested, nil
+		}
+		acct, card, err := tx.AccountByCard(r.CardHash)
+		if err != nil {
+			return nil, "", err
+		}
+		if acct == nil {
+			return nil, AuthCardUnknown, nil
+		}
+		if card.ExpiryYear != 0 && (card.ExpiryYear != r.ExpiryYear || card.ExpiryMonth != r.ExpiryMonth) {
+			// The number is ours but the card is not the one on file
+			// (reissued, or a mistyped expiry): say no more than unknown.
+			return nil, AuthCardUnknown, nil
+		}
+		now := s.now()
+		if r.ExpiryYear < now.Year() || r.ExpiryYear == now.Year() && r.ExpiryMonth < int(now.Month()) {
+			return nil, AuthCardExpired, nil
+		}
+		switch {
+		case acct.Status.Closed():
+			return nil, AuthClosed, nil
+		case acct.Status != StatusActive:
+			return nil, AuthNotEligible, nil
+		}
+		return acct, "", nil
+	})
+}
+
+// ResendRequest is a resendOtp.
+type ResendRequest struct {
+	Ref
+	AuthenticateRequestID string // in the same scope (PIAID)
+	SessionMethod         string // the method that started the session ("authenticate")
+}
+
+// Resend texts a fresh code for an authentication session and retires the
+// previous one. When the SMS fails nothing is recorded and the resend is
+// given back: the answer is ErrSendFailed (503) and a retry tries again.
+func (s *Service) Resend(ctx context.Context, r ResendRequest, p CardPolicy) (Outcome, error) {
+	return s.runSend(ctx, "", func(tx Tx) (Outcome, *sendPlan, error) {
+		return s.claimResend(tx, r, p)
+	})
+}
+
+func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *sendPlan, error) {
+	now := s.now()
+	if out, plan, ok, err := s.existing(tx, r.Ref, "", "", now); ok || err != nil {
+		return out, plan, err
+	}
+	finish := func(result string) (Outcome, *sendPlan, error) {
+		rec := s.newRequest(r.Ref, now, RequestDone, result)
+		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
+	}
+	sess, err := tx.LockRequest(r.Scope, r.AuthenticateRequestID)
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	if sess == nil || sess.Method != r.SessionMethod || sess.State != RequestDone || sess.Result != SendSuccess {
+		return Outcome{}, nil, ErrUnknownSend
+	}
+	if now.Sub(sess.CreatedAt) >= p.SessionLifetime {
+		return finish(ResendExpired)
+	}
+	current, err := tx.LockChallenge(sess.ChallengeID)
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	if current == nil || current.State == ChallengeConsumed {
+		return finish(ResendExpired) // the authentication is over
+	}
+	if sess.Sends-1 >= p.MaxResends {
+		return finish(ResendLimitReached)
+	}
+	acct := &Account{ID: current.AccountID, Phone: current.Phone}
+	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
+		return Outcome{}, nil, err
+	} else if spent {
+		return finish(ResendLimitReached)
+	}
+	ch, code, err := s.startChallenge(tx, acct, now)
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	sess.ChallengeID = ch.ID
+	sess.Sends++
+	if err := tx.UpdateRequest(sess); err != nil {
+		return Outcome{}, nil, err
+	}
+	rec := s.newRequest(r.Ref, now, RequestPending, "")
+	rec.ChallengeID, rec.ClaimToken = ch.ID, newID()
+	if err := tx.InsertRequest(rec); err != nil {
+		return Outcome{}, nil, err
+	}
+	session := Ref{Scope: r.Scope, RequestID: r.AuthenticateRequestID}
+	return Outcome{}, &sendPlan{rec: rec, phone: acct.Phone, code: code, session: &session}, nil
+}
+
+// CardHasher keys card numbers: the directory and the requests meet on
+// HMAC-SHA-256 of the number under the deployment's card secret, so that a
+// copy of the database yields no card numbers (an unkeyed hash of a 16-digit
+// number with a known prefix is quickly brute-forced).
+type CardHasher struct{ key []byte }
+
+// NewCardHasher checks the secret and builds a CardHasher.
+func NewCardHasher(secret []byte) (CardHasher, error) {
+	if len(secret) < 32 {
+		return CardHasher{}, fmt.Errorf("otp: the card secret must be at least 32 bytes, got %d", len(secret))
+	}
+	return CardHasher{key: secret}, nil
+}
+
+// Hash returns the keyed hash of a card number.
+func (h CardHasher) Hash(number string) []byte {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(number))
+	return m.Sum(nil)
+}
