@@ -37,7 +37,7 @@ func main() {
 		kong.Name("otpgate"),
 		kong.Description("One-time passwords for Google Pay, served for a payment integrator."),
 		kong.DefaultEnvars("OTPGATE"),
-		kong.Configuration(kong.JSON),
+		kong.Configuration(configFile),
 		kong.UsageOnError(),
 		kong.Vars{"sms_template": sms.DefaultTemplate},
 		kong.BindTo(ctx, (*context.Context)(nil)),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,9 @@ type serveCmd struct {
 	CardSessionLifetime time.Duration `help:"How long after authenticate resendOtp may be called." default:"10m"`
 	MaxResends          int           `help:"resendOtp calls allowed per authentication." default:"3"`
 
+	TLSCert string `name:"tls-cert" help:"Certificate (PEM) to terminate TLS with; without it otpgate speaks HTTP for a terminating proxy in front." type:"path" placeholder:"FILE"`
+	TLSKey  string `name:"tls-key" help:"Private key (PEM) of --tls-cert." type:"path" placeholder:"FILE"`
+
 	Dev               bool `help:"Development mode: plaintext bodies, SMS printed on standard output unless --sms-file or --sms-http-url is given, demo accounts loaded, readable logs."`
 	InsecurePlaintext bool `help:"Accept and answer plain JSON bodies. Development only: Google never sends these."`
 
@@ -60,7 +64,7 @@ type serveCmd struct {
 	PurgeInterval   time.Duration `help:"How often expired records are purged." default:"10m"`
 	LogFormat       string        `help:"Log format: json or text (text in --dev)." enum:"json,text," default:""`
 	LogLevel        slog.Level    `help:"Log level: debug, info, warn, error." default:"info"`
-	ShutdownTimeout time.Duration `help:"How long in-flight requests get to finish on SIGTERM." default:"15s"`
+	ShutdownTimeout time.Duration `help:"How long in-flight requests get to finish on SIGTERM; must exceed --sms-timeout plus --in-flight-wait." default:"20s"`
 }
 
 // budgetFlag reads COUNT/WINDOW, e.g. 5/15m.
@@ -96,6 +100,30 @@ func (c *serveCmd) policy() otp.Policy {
 	}
 }
 
+// check refuses settings that cannot work, naming the flag, before anything
+// is created on disk.
+func (c *serveCmd) check() error {
+	switch {
+	case c.CodeLength < 6 || c.CodeLength > 10:
+		return fmt.Errorf("--code-length %d: codes have 6 to 10 digits", c.CodeLength)
+	case c.CodeLifetime < 30*time.Second:
+		return fmt.Errorf("--code-lifetime %s: at least 30s", c.CodeLifetime)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("--max-attempts %d: at least 1", c.MaxAttempts)
+	case c.ClaimLease <= c.SMSTimeout:
+		return fmt.Errorf("--claim-lease (%s) must exceed --sms-timeout (%s), or a slow SMS could be sent twice", c.ClaimLease, c.SMSTimeout)
+	case c.ShutdownTimeout <= c.SMSTimeout+c.InFlightWait:
+		return fmt.Errorf("--shutdown-timeout (%s) must exceed --sms-timeout plus --in-flight-wait (%s), or a stop could cut a send in half",
+			c.ShutdownTimeout, c.SMSTimeout+c.InFlightWait)
+	case c.MaxResends < 0 || c.CardSessionLifetime <= 0:
+		return errors.New("--max-resends must be 0 or more and --card-session-lifetime positive")
+	}
+	if err := c.policy().Validate(); err != nil {
+		return fmt.Errorf("--send-limit, --fail-limit, --claim-lease or --in-flight-wait: %w", err)
+	}
+	return nil
+}
+
 func (c *serveCmd) logger() *slog.Logger {
 	format := c.LogFormat
 	if format == "" {
@@ -122,8 +150,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return errors.New("no message protection is configured: otpgate cannot yet sign and encrypt bodies with PGP or JWE, " +
 			"which Google requires. For local development run with --dev or --insecure-plaintext")
 	}
-	if c.ClaimLease <= c.SMSTimeout {
-		return fmt.Errorf("--claim-lease (%s) must exceed --sms-timeout (%s), or a slow SMS could be sent twice", c.ClaimLease, c.SMSTimeout)
+	if err := c.check(); err != nil {
+		return err
 	}
 	log := c.logger()
 
@@ -148,9 +176,6 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
 	if err != nil {
 		return err
-	}
-	if c.MaxResends < 0 || c.CardSessionLifetime <= 0 {
-		return errors.New("--max-resends must be 0 or more and --card-session-lifetime positive")
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
 	if err != nil {
@@ -189,6 +214,19 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	if c.TLSCert != "" || c.TLSKey != "" {
+		if c.TLSCert == "" || c.TLSKey == "" {
+			ln.Close()
+			return errors.New("--tls-cert and --tls-key go together")
+		}
+		cfg, err := server.TLSConfig(c.TLSCert, c.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln, scheme = tls.NewListener(ln, cfg), "https"
+	}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -199,10 +237,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if c.InsecurePlaintext {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
-	log.Info("otpgate listening", "addr", ln.Addr().String(), "basePath", c.BasePath, "version", versionString(),
+	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", scheme, "basePath", c.BasePath, "version", versionString(),
 		"sms", sender.Name(), "dataDir", c.DataDir, "piaids", c.PIAID)
 	if c.Dev {
-		fmt.Fprintf(os.Stderr, "\nDevelopment server on http://%s%s — demo accounts: %s\n\n", ln.Addr(), c.BasePath, demoSummary())
+		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", scheme, ln.Addr(), c.BasePath, demoSummary())
 	}
 
 	errc := make(chan error, 1)

@@ -149,9 +149,12 @@ func (s *Server) method(d dialect, name string, h handlerFunc) http.Handler {
 		status, result := s.serve(w, r, c, h)
 		took := time.Since(start)
 		s.cfg.Metrics.observe(name, result, status, took)
+		// A 503 is expected now and then (a duplicate still in flight, a
+		// provider hiccup) and Google retries it; the cause of a real fault
+		// is logged at ERROR where it happens.
 		level := slog.LevelInfo
 		if status >= 500 {
-			level = slog.LevelError
+			level = slog.LevelWarn
 		}
 		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "dialect", string(d),
 			"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
