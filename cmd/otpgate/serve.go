@@ -35,6 +35,8 @@ type serveCmd struct {
 	CardSessionLifetime time.Duration `help:"How long after authenticate resendOtp may be called." default:"10m"`
 	MaxResends          int           `help:"resendOtp calls allowed per authentication." default:"3"`
 
+	envelopeFlags `embed:""`
+
 	TLSCert string `name:"tls-cert" help:"Certificate (PEM) to terminate TLS with; without it otpgate speaks HTTP for a terminating proxy in front." type:"path" placeholder:"FILE"`
 	TLSKey  string `name:"tls-key" help:"Private key (PEM) of --tls-cert." type:"path" placeholder:"FILE"`
 
@@ -140,26 +142,53 @@ func (c *serveCmd) logger() *slog.Logger {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	scheme, err := c.scheme()
+	if err != nil {
+		return err
+	}
 	if c.Dev {
-		c.InsecurePlaintext = true
+		// Development speaks plaintext unless keys were given to try them.
+		c.InsecurePlaintext = scheme == ""
 		if c.SMSFile == "" && c.SMSHTTPURL == "" {
 			c.SMSFile = sms.Stdout
 		}
 	}
-	if !c.InsecurePlaintext {
-		return errors.New("no message protection is configured: otpgate cannot yet sign and encrypt bodies with PGP or JWE, " +
-			"which Google requires. For local development run with --dev or --insecure-plaintext")
+	switch {
+	case c.InsecurePlaintext && scheme != "":
+		return errors.New("--insecure-plaintext and envelope keys exclude each other: a server never falls back to plaintext")
+	case !c.InsecurePlaintext && scheme == "":
+		return errors.New("no message protection is configured: Google signs and encrypts every body. Give our private key and " +
+			"Google's public key (--pgp-key and --pgp-google-key, or --jose-key and --jose-google-key; `otpgate keys generate` makes ours), " +
+			"or run with --dev or --insecure-plaintext for local development")
 	}
 	if err := c.check(); err != nil {
 		return err
 	}
 	log := c.logger()
+	var codec envelope.Codec = envelope.Plain{}
+	var keys func() []envelope.KeyInfo
+	if scheme != "" {
+		var infos []envelope.KeyInfo
+		codec, infos, err = c.codec(scheme, time.Now)
+		if err != nil {
+			return fmt.Errorf("%s keys: %w", scheme, err)
+		}
+		keys = keyLister(codec)
+		for _, k := range infos {
+			if k.ExpiringSoon {
+				log.Warn("a key expires within 30 days: rotate it", "scheme", k.Scheme, "owner", k.Owner, "id", k.ID, "expires", k.Expires)
+			}
+		}
+	}
 
 	composer, err := sms.NewComposer(c.SMSTemplate, c.CodeLength)
 	if err != nil {
 		return fmt.Errorf("--sms-template: %w", err)
 	}
 	metrics := server.NewMetrics()
+	if keys != nil {
+		metrics.WatchKeys(keys)
+	}
 	sender, closeSender, err := c.sender(metrics)
 	if err != nil {
 		return err
@@ -199,7 +228,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	srv := server.New(server.Config{
-		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: envelope.Plain{}, OTP: svc, DB: st,
+		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: codec, OTP: svc, DB: st,
 		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,
 		ParsePhone: phone.Parse,
 		PIAIDs:     c.PIAID, Cards: cards, ECI: c.ECI,
@@ -214,7 +243,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	scheme := "http"
+	urlScheme := "http"
 	if c.TLSCert != "" || c.TLSKey != "" {
 		if c.TLSCert == "" || c.TLSKey == "" {
 			ln.Close()
@@ -225,7 +254,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 			ln.Close()
 			return err
 		}
-		ln, scheme = tls.NewListener(ln, cfg), "https"
+		ln, urlScheme = tls.NewListener(ln, cfg), "https"
 	}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -237,10 +266,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if c.InsecurePlaintext {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
-	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", scheme, "basePath", c.BasePath, "version", versionString(),
-		"sms", sender.Name(), "dataDir", c.DataDir, "piaids", c.PIAID)
+	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", urlScheme, "basePath", c.BasePath, "version", versionString(),
+		"sms", sender.Name(), "dataDir", c.DataDir, "piaids", c.PIAID, "envelope", codec.Name())
 	if c.Dev {
-		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", scheme, ln.Addr(), c.BasePath, demoSummary())
+		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", urlScheme, ln.Addr(), c.BasePath, demoSummary())
 	}
 
 	errc := make(chan error, 1)

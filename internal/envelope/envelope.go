@@ -3,7 +3,10 @@
 // the server never looks at a body any other way.
 package envelope
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Errors of Open. The server answers ErrUndecryptable with 400
 // INVALID_PAYLOAD_ENCRYPTION and ErrBadSignature with 401 and an empty body.
@@ -41,3 +44,19 @@ func (Plain) ContentType() string { return "application/json; charset=utf-8" }
 
 // Name is "plaintext".
 func (Plain) Name() string { return "plaintext" }
+
+// KeyInfo describes one key of a codec's rings for operators: `otpgate keys
+// list`, the start-up log and /metrics.
+type KeyInfo struct {
+	Scheme       string // "pgp" or "jose"
+	Owner        string // "ours" or "google"
+	ID           string // PGP fingerprint or JWK kid
+	Algorithm    string // e.g. "RSA-3072"
+	Usage        string // e.g. "sign", "encrypt", "sig", "enc"
+	Expires      time.Time
+	Active       bool // usable now
+	ExpiringSoon bool // active, and expires within 30 days
+}
+
+// ExpiryWarning is how long before a key's expiry it is reported.
+const ExpiryWarning = 30 * 24 * time.Hour

@@ -116,7 +116,7 @@ func (f *flakyStore) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	clock  *fakeClock
 	sms    *smstest.Recorder
@@ -126,6 +126,7 @@ type harness struct {
 	dbPath string
 	logs   *syncBuffer
 	policy otp.Policy
+	google envelope.Codec // nil: plain JSON
 	// bodies of every response, for leak scans
 	mu        sync.Mutex
 	responses []string
@@ -138,10 +139,17 @@ type harnessConfig struct {
 	messenger func(otp.Messenger) otp.Messenger
 	maxBody   int64
 	codec     envelope.Codec
+	google    envelope.Codec
 }
 
 func withCodec(c envelope.Codec) option {
 	return func(hc *harnessConfig) { hc.codec = c }
+}
+
+// withEnvelope protects bodies: server is the deployment's codec, google the
+// one the harness plays Google with (Google's private keys, our public ones).
+func withEnvelope(server, google envelope.Codec) option {
+	return func(hc *harnessConfig) { hc.codec, hc.google = server, google }
 }
 
 func withPolicy(f func(*otp.Policy)) option {
@@ -152,7 +160,7 @@ func withMessenger(wrap func(otp.Messenger) otp.Messenger) option {
 	return func(c *harnessConfig) { c.messenger = wrap }
 }
 
-func newHarness(t *testing.T, opts ...option) *harness {
+func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	cfg := harnessConfig{policy: otp.DefaultPolicy()}
 	cfg.policy.InFlightWait = 200 * time.Millisecond
@@ -191,6 +199,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	h.svc = svc
+	h.google = cfg.google
 	codec := cfg.codec
 	if codec == nil {
 		codec = envelope.Plain{}
@@ -224,9 +233,25 @@ func (r response) str(key string) string {
 	return s
 }
 
+// postRaw sends body, sealed as Google would when the harness has an
+// envelope, and returns the answer, opened.
 func (h *harness) postRaw(path string, body []byte) response {
 	h.t.Helper()
-	resp, err := http.Post(h.url+path, "application/json", bytes.NewReader(body))
+	contentType := "application/json"
+	if h.google != nil {
+		sealed, err := h.google.Seal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		body, contentType = sealed, h.google.ContentType()
+	}
+	return h.postSealed(path, contentType, body)
+}
+
+// postSealed sends body as it is and opens the answer.
+func (h *harness) postSealed(path, contentType string, body []byte) response {
+	h.t.Helper()
+	resp, err := http.Post(h.url+path, contentType, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -234,6 +259,11 @@ func (h *harness) postRaw(path string, body []byte) response {
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if h.google != nil && len(raw) > 0 && resp.Header.Get("Content-Type") == h.google.ContentType() {
+		if raw, err = h.google.Open(raw); err != nil {
+			h.t.Fatalf("the answer (%d) does not open as Google would open it: %v", resp.StatusCode, err)
+		}
 	}
 	h.mu.Lock()
 	h.responses = append(h.responses, string(raw))

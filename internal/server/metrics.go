@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/sms"
 )
 
@@ -75,4 +76,49 @@ func (i instrumentedSender) Send(ctx context.Context, msg sms.Message) error {
 	}
 	i.sends.WithLabelValues(i.Name(), outcome).Inc()
 	return err
+}
+
+// WatchKeys exports the envelope's keys, evaluated at each scrape so that a
+// key drifting into its last 30 days shows without a restart:
+// otpgate_key_expiry_timestamp_seconds (0 for never), otpgate_key_active and
+// otpgate_key_expiring_soon.
+func (m *Metrics) WatchKeys(keys func() []envelope.KeyInfo) {
+	m.registry.MustRegister(keyCollector(keys))
+}
+
+var (
+	keyLabels     = []string{"scheme", "owner", "id", "usage"}
+	keyExpiryDesc = prometheus.NewDesc("otpgate_key_expiry_timestamp_seconds",
+		"When the key expires, in Unix seconds; 0 for never.", keyLabels, nil)
+	keyActiveDesc = prometheus.NewDesc("otpgate_key_active",
+		"1 when the key is usable now.", keyLabels, nil)
+	keySoonDesc = prometheus.NewDesc("otpgate_key_expiring_soon",
+		"1 when the key is active and expires within 30 days.", keyLabels, nil)
+)
+
+type keyCollector func() []envelope.KeyInfo
+
+func (keyCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- keyExpiryDesc
+	ch <- keyActiveDesc
+	ch <- keySoonDesc
+}
+
+func (k keyCollector) Collect(ch chan<- prometheus.Metric) {
+	flag := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, key := range k() {
+		labels := []string{key.Scheme, key.Owner, key.ID, key.Usage}
+		expiry := 0.0
+		if !key.Expires.IsZero() {
+			expiry = float64(key.Expires.Unix())
+		}
+		ch <- prometheus.MustNewConstMetric(keyExpiryDesc, prometheus.GaugeValue, expiry, labels...)
+		ch <- prometheus.MustNewConstMetric(keyActiveDesc, prometheus.GaugeValue, flag(key.Active), labels...)
+		ch <- prometheus.MustNewConstMetric(keySoonDesc, prometheus.GaugeValue, flag(key.ExpiringSoon), labels...)
+	}
 }
