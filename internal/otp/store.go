@@ -7,14 +7,17 @@ import (
 )
 
 // Store is the persistence the OTP engine needs. Implementations: store/sqlite
-// (embedded default) and, later, store/postgres.
+// (embedded default) and store/postgres (several instances, one database);
+// store/storetest is the behaviour suite both pass.
 type Store interface {
 	// Tx runs fn in one transaction that sees and changes the store
 	// atomically. fn may be run more than once when the database asks for a
-	// retry (serialization failures), so it must have no effect outside tx.
+	// retry (a conflict with a concurrent writer, a serialization failure, a
+	// connection lost before commit), so it must have no effect outside tx.
+	// An error of fn's own comes back unchanged and is not retried.
 	Tx(ctx context.Context, fn func(Tx) error) error
-	// ImportAccounts inserts or updates accounts and their association ids in
-	// one transaction: all of them or none.
+	// ImportAccounts inserts or updates accounts, replacing their association
+	// ids and cards, in one transaction: all of them or none.
 	ImportAccounts(ctx context.Context, accounts []Account) error
 	// Purge deletes what is past retention and reports how many rows went.
 	Purge(ctx context.Context, p PurgeBefore) (int64, error)
@@ -41,6 +44,9 @@ type Tx interface {
 	// AccountByCard finds a card by the keyed hash of its number.
 	AccountByCard(cardHash []byte) (*Account, *Card, error)
 
+	// CountEvents counts events after since. It serializes with other
+	// counters of the same subject until the transaction ends, so that two
+	// instances cannot both see a budget one short of spent.
 	CountEvents(kind EventKind, subject string, since time.Time) (int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
 
@@ -49,7 +55,8 @@ type Tx interface {
 	LockChallenge(id string) (*Challenge, error)
 	UpdateChallenge(c *Challenge) error
 	// SupersedeChallenges retires every sending or live challenge of the
-	// account, so that at most one code per account is ever valid.
+	// account, so that at most one code per account is ever valid. It
+	// serializes with other supersedes of the same account.
 	SupersedeChallenges(accountID string) error
 }
 

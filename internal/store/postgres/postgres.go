@@ -1,0 +1,285 @@
+// Package postgres is the store for several otpgate instances sharing one
+// PostgreSQL database (13 or newer), through a pgx connection pool.
+//
+// It keeps the semantics of the SQLite store, where one writer at a time makes
+// claim-then-act safe, with row locks instead: every transaction runs at READ
+// COMMITTED, LockRequest and LockChallenge read with SELECT … FOR UPDATE, and
+// the operations that guard rows that may not exist yet (counting a subject's
+// events, retiring an account's live challenges) first lock a row of the
+// locks table. Conflicts that remain (two instances inserting the same new
+// requestId: a unique violation; serialization failures; deadlocks) and
+// connections lost before COMMIT make Tx run the whole function again, a
+// bounded number of times.
+//
+// The SQL stays portable: no advisory locks, no LISTEN/NOTIFY.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+// DefaultMaxRetries is how often a transaction is run again after a conflict
+// or a lost connection, unless Options say otherwise.
+const DefaultMaxRetries = 5
+
+// DefaultConnectTimeout bounds the opening of one connection when neither
+// the URL (connect_timeout) nor Options set it.
+const DefaultConnectTimeout = 5 * time.Second
+
+// Options tune Open.
+type Options struct {
+	// Migrate applies the pending schema migrations at Open. Without it, Open
+	// only checks that the schema is the one this binary knows.
+	Migrate bool
+	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns or pgxpool's
+	// default (the larger of 4 and the number of CPUs).
+	MaxConns int32
+	// MaxRetries bounds how often one transaction is run again after a
+	// retryable failure; 0 means DefaultMaxRetries, a negative value none.
+	MaxRetries int
+	// ConnectTimeout bounds each new connection when the URL sets no
+	// connect_timeout; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// Store is the PostgreSQL implementation of otp.Store. It is safe for
+// concurrent use, and any number of Stores (in any number of processes) may
+// share one database.
+type Store struct {
+	pool       *pgxpool.Pool
+	maxRetries int
+}
+
+var _ otp.Store = (*Store)(nil)
+
+// Open connects to the database at databaseURL (a postgres:// URL or a
+// key=value connection string, as pgx reads them) and applies or checks the
+// schema. The pool connects lazily beyond what the schema step needs.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+		if opts.ConnectTimeout > 0 {
+			cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, maxRetries: opts.MaxRetries}
+	switch {
+	case s.maxRetries == 0:
+		s.maxRetries = DefaultMaxRetries
+	case s.maxRetries < 0:
+		s.maxRetries = 0
+	}
+	if opts.Migrate {
+		_, err = s.Migrate(ctx)
+	} else {
+		err = s.checkSchema(ctx)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Pool is the underlying connection pool, for inspection by tests and tools.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes every connection of the pool, waiting for those in use.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping reports whether the database answers, trying again (as a transaction
+// would) when a pooled connection turns out to be dead.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.retry(ctx, func() (retryClass, error) {
+		if err := s.pool.Ping(ctx); err != nil {
+			return classify(ctx, err, nil), fmt.Errorf("postgres: ping: %w", err)
+		}
+		return final, nil
+	})
+}
+
+// Tx runs fn in one READ COMMITTED transaction. When the database reports a
+// conflict (the same new row inserted by another transaction, a serialization
+// failure, a deadlock) or the connection fails before COMMIT is sent, the
+// transaction is rolled back and fn runs again in a new one, up to MaxRetries
+// times. Errors of fn's own are returned as they are.
+func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
+	return s.inTx(ctx, func(t *pgTx) error { return fn(t) })
+}
+
+// ImportAccounts upserts accounts and replaces their association ids and
+// cards, all in one transaction. An association id or a card that belongs to
+// an account outside the import fails the whole import.
+func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) error {
+	return s.inTx(ctx, func(t *pgTx) error {
+		return t.importAccounts(accounts, time.Now().UnixMilli())
+	})
+}
+
+// importBatch is how many statements of an import go to the server at once.
+const importBatch = 500
+
+// importLink is an association id or a card to insert for an account.
+type importLink struct {
+	account     string
+	association string    // an association id, or
+	card        *otp.Card // a card
+}
+
+func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
+	for start := 0; start < len(accounts); start += importBatch {
+		part := accounts[start:min(start+importBatch, len(accounts))]
+		b := &pgx.Batch{}
+		for _, a := range part {
+			b.Queue(`INSERT INTO accounts (id, phone, status, updated_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (id) DO UPDATE SET phone = EXCLUDED.phone, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+				a.ID, a.Phone, string(a.Status), now)
+			b.Queue(`DELETE FROM associations WHERE account_id = $1`, a.ID)
+			b.Queue(`DELETE FROM cards WHERE account_id = $1`, a.ID)
+		}
+		if _, err := t.sendBatch(b, func(i int) string { return "import account " + part[i/3].ID }); err != nil {
+			return err
+		}
+	}
+
+	// In the SQLite store's order, so that the same conflict is reported.
+	var links []importLink
+	for _, a := range accounts {
+		for _, as := range a.AssociationIDs {
+			links = append(links, importLink{account: a.ID, association: as})
+		}
+		for i := range a.Cards {
+			links = append(links, importLink{account: a.ID, card: &a.Cards[i]})
+		}
+	}
+	for start := 0; start < len(links); start += importBatch {
+		part := links[start:min(start+importBatch, len(links))]
+		b := &pgx.Batch{}
+		for _, l := range part {
+			// A row already there (inserted by this import for another account,
+			// or belonging to an account outside it) is a conflict; one that
+			// another transaction is inserting is waited for.
+			if l.card == nil {
+				b.Queue(`INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+					l.association, l.account)
+			} else {
+				b.Queue(`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5)
+					ON CONFLICT (hash) DO NOTHING`,
+					bytes(l.card.Hash), l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
+			}
+		}
+		affected, err := t.sendBatch(b, func(i int) string { return "import account " + part[i].account })
+		if err != nil {
+			return err
+		}
+		for i, n := range affected {
+			if n != 1 {
+				return t.importConflict(part[i])
+			}
+		}
+	}
+	return nil
+}
+
+// importConflict is the error of a link whose association id or card exists.
+func (t *pgTx) importConflict(l importLink) error {
+	var owner string
+	if l.card == nil {
+		if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM associations WHERE id = $1`, l.association).Scan(&owner); err != nil {
+			return t.fail("import account "+l.account, err)
+		}
+		return fmt.Errorf("postgres: import account %s: associationId %q already belongs to account %s", l.account, l.association, owner)
+	}
+	if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM cards WHERE hash = $1`, bytes(l.card.Hash)).Scan(&owner); err != nil {
+		return t.fail("import account "+l.account, err)
+	}
+	return fmt.Errorf("postgres: import account %s: the card ending %s already belongs to account %s", l.account, l.card.Last4, owner)
+}
+
+// sendBatch runs b and returns the rows each statement affected. what names
+// statement i in an error.
+func (t *pgTx) sendBatch(b *pgx.Batch, what func(i int) string) ([]int64, error) {
+	br := t.tx.SendBatch(t.ctx, b)
+	affected := make([]int64, 0, b.Len())
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return nil, t.fail(what(i), err)
+		}
+		affected = append(affected, tag.RowsAffected())
+	}
+	if err := br.Close(); err != nil {
+		return nil, t.fail("batch", err)
+	}
+	return affected, nil
+}
+
+// Purge deletes records past their retention, one statement per
+// transaction so that no lock is held long, and reports how many rows went.
+// It also empties the locks table of the rows nobody holds; those do not
+// count.
+func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
+	var total int64
+	for _, q := range []struct {
+		sql string
+		arg time.Time
+	}{
+		{`DELETE FROM requests WHERE created_at < $1`, p.Requests},
+		{`DELETE FROM challenges WHERE expires_at < $1`, p.Challenges},
+		{`DELETE FROM events WHERE at < $1`, p.Events},
+	} {
+		var n int64
+		err := s.inTx(ctx, func(t *pgTx) error {
+			tag, err := t.tx.Exec(t.ctx, q.sql, q.arg.UnixMilli())
+			if err != nil {
+				return t.fail("purge", err)
+			}
+			n = tag.RowsAffected()
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	// A lock row holds no state: deleting one that nobody holds is safe, as
+	// the next transaction that needs it inserts it again. SKIP LOCKED leaves
+	// the held ones alone instead of waiting for them (or deadlocking).
+	err := s.inTx(ctx, func(t *pgTx) error {
+		_, err := t.tx.Exec(t.ctx, `DELETE FROM locks WHERE (space, key) IN
+			(SELECT space, key FROM locks FOR UPDATE SKIP LOCKED)`)
+		if err != nil {
+			return t.fail("purge locks", err)
+		}
+		return nil
+	})
+	return total, err
+}
+
+// errTooNew is the error of a schema newer than this binary; the same words as
+// the SQLite store's.
+func errTooNew(current, latest int) error {
+	return fmt.Errorf("migrate: the database schema is at version %d, newer than this binary knows (%d); upgrade otpgate", current, latest)
+}

@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+// pgTx is one attempt at a transaction.
+type pgTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+	// retry is set by the first failed statement that makes the attempt worth
+	// running again; retryErr is that failure.
+	retry    retryClass
+	retryErr error
+	// locked holds the lock rows this transaction holds already.
+	locked map[lockKey]bool
+}
+
+type lockKey struct{ space, key string }
+
+var _ otp.Tx = (*pgTx)(nil)
+
+// fail wraps the error of a statement and notes whether it makes the attempt
+// retryable. Once a statement has failed, PostgreSQL aborts the transaction,
+// so only the first failure counts.
+func (t *pgTx) fail(what string, err error) error {
+	if t.retry == final {
+		if c := classify(t.ctx, err, t.tx.Conn()); c != final {
+			t.retry, t.retryErr = c, fmt.Errorf("postgres: %s: %w", what, err)
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+func (t *pgTx) exec(what, query string, args ...any) error {
+	if _, err := t.tx.Exec(t.ctx, query, args...); err != nil {
+		return t.fail(what, err)
+	}
+	return nil
+}
+
+// lock takes the lock row (space, key) until the end of the transaction,
+// creating it if needed, in one statement. The upsert waits while another
+// transaction holds the row, and a row that Purge deletes meanwhile is
+// inserted again. Statements after it see what the previous holder committed.
+func (t *pgTx) lock(space, key string) error {
+	k := lockKey{space, key}
+	if t.locked[k] {
+		return nil
+	}
+	err := t.exec("lock "+space, `INSERT INTO locks (space, key) VALUES ($1, $2)
+		ON CONFLICT (space, key) DO UPDATE SET key = EXCLUDED.key`, space, key)
+	if err != nil {
+		return err
+	}
+	if t.locked == nil {
+		t.locked = make(map[lockKey]bool)
+	}
+	t.locked[k] = true
+	return nil
+}
+
+// bytes keeps a nil slice from becoming NULL in a NOT NULL column.
+func bytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func (t *pgTx) LockRequest(scope, id string) (*otp.Request, error) {
+	var r otp.Request
+	var state string
+	var claimedAt, createdAt int64
+	err := t.tx.QueryRow(t.ctx, `SELECT method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+		FROM requests WHERE scope = $1 AND id = $2 FOR UPDATE`, scope, id).
+		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.fail("read request", err)
+	}
+	r.Scope, r.ID, r.State = scope, id, otp.RequestState(state)
+	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
+	return &r, nil
+}
+
+// InsertRequest fails with a unique violation when another transaction
+// inserted the same (scope, id) and committed; the attempt is then retried,
+// and LockRequest finds that row.
+func (t *pgTx) InsertRequest(r *otp.Request) error {
+	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.Scope, r.ID, r.Method, bytes(r.Fingerprint), string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
+		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
+}
+
+func (t *pgTx) UpdateRequest(r *otp.Request) error {
+	return t.exec("update request", `UPDATE requests SET state = $1, result = $2, challenge_id = $3, sends = $4, claim_token = $5, claimed_at = $6
+		WHERE scope = $7 AND id = $8`,
+		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+}
+
+func (t *pgTx) DeleteRequest(scope, id string) error {
+	return t.exec("delete request", `DELETE FROM requests WHERE scope = $1 AND id = $2`, scope, id)
+}
+
+func (t *pgTx) account(where string, arg string) (*otp.Account, error) {
+	var a otp.Account
+	var status string
+	err := t.tx.QueryRow(t.ctx, `SELECT a.id, a.phone, a.status FROM accounts a `+where, arg).Scan(&a.ID, &a.Phone, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.fail("read account", err)
+	}
+	a.Status = otp.AccountStatus(status)
+	return &a, nil
+}
+
+// AccountByPhone prefers an active account when several share the phone, then
+// the lowest id, so that the choice is stable.
+func (t *pgTx) AccountByPhone(phone string) (*otp.Account, error) {
+	// COLLATE "C": the lowest id byte by byte, as SQLite compares, whatever
+	// the database's collation.
+	return t.account(`WHERE a.phone = $1 ORDER BY a.status <> 'active', a.id COLLATE "C" LIMIT 1`, phone)
+}
+
+func (t *pgTx) AccountByAssociation(associationID string) (*otp.Account, error) {
+	return t.account(`JOIN associations s ON s.account_id = a.id WHERE s.id = $1`, associationID)
+}
+
+func (t *pgTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
+	var a otp.Account
+	c := otp.Card{Hash: hash}
+	var status string
+	err := t.tx.QueryRow(t.ctx, `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
+		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = $1`, bytes(hash)).
+		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, t.fail("read card", err)
+	}
+	a.Status = otp.AccountStatus(status)
+	return &a, &c, nil
+}
+
+// CountEvents first locks the subject, so that a transaction that counts and
+// then adds an event is not overtaken by another one doing the same: a budget
+// holds across instances as it does with one writer.
+func (t *pgTx) CountEvents(kind otp.EventKind, subject string, since time.Time) (int, error) {
+	if err := t.lock("events", subject); err != nil {
+		return 0, err
+	}
+	var n int
+	err := t.tx.QueryRow(t.ctx, `SELECT COUNT(*) FROM events WHERE kind = $1 AND subject = $2 AND at > $3`,
+		string(kind), subject, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, t.fail("count events", err)
+	}
+	return n, nil
+}
+
+func (t *pgTx) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
+	return t.exec("add event", `INSERT INTO events (kind, subject, at) VALUES ($1, $2, $3)`, string(kind), subject, at.UnixMilli())
+}
+
+func (t *pgTx) InsertChallenge(c *otp.Challenge) error {
+	return t.exec("insert challenge", `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.ID, c.AccountID, c.Phone, bytes(c.CodeMAC), string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+}
+
+func (t *pgTx) LockChallenge(id string) (*otp.Challenge, error) {
+	var c otp.Challenge
+	var state string
+	var createdAt, expiresAt int64
+	err := t.tx.QueryRow(t.ctx, `SELECT account_id, phone, code_mac, state, attempts, created_at, expires_at
+		FROM challenges WHERE id = $1 FOR UPDATE`, id).
+		Scan(&c.AccountID, &c.Phone, &c.CodeMAC, &state, &c.Attempts, &createdAt, &expiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.fail("read challenge", err)
+	}
+	c.ID, c.State = id, otp.ChallengeState(state)
+	c.CreatedAt, c.ExpiresAt = time.UnixMilli(createdAt), time.UnixMilli(expiresAt)
+	return &c, nil
+}
+
+func (t *pgTx) UpdateChallenge(c *otp.Challenge) error {
+	return t.exec("update challenge", `UPDATE challenges SET code_mac = $1, state = $2, attempts = $3, expires_at = $4 WHERE id = $5`,
+		bytes(c.CodeMAC), string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
+}
+
+// SupersedeChallenges first locks the account, so that of two transactions
+// that each retire the account's codes and then insert a new one, the second
+// sees and retires the first one's: at most one code per account is valid.
+func (t *pgTx) SupersedeChallenges(accountID string) error {
+	if err := t.lock("challenges", accountID); err != nil {
+		return err
+	}
+	return t.exec("supersede challenges", `UPDATE challenges SET state = $1 WHERE account_id = $2 AND state IN ($3, $4)`,
+		string(otp.ChallengeSuperseded), accountID, string(otp.ChallengeSending), string(otp.ChallengeLive))
+}

@@ -1,0 +1,806 @@
+// Package storetest is the behaviour suite that every otp.Store must pass:
+// each operation of the Store and Tx contract, transactions that roll back,
+// and the concurrency that several otpgate instances on one database bring.
+//
+// A store's own tests call it:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.RunInstances(t, func(t *testing.T, n int) []otp.Store { … })
+//	}
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+// Opener returns n stores (n ≥ 1) on one new, empty database, each opened as
+// another otpgate instance would open it: its own connections, its own
+// caches. Closing them is the opener's business (t.Cleanup).
+type Opener func(t *testing.T, n int) []otp.Store
+
+// Run runs the suite on the stores open makes, each a new one on an empty
+// database. The concurrency cases run all their goroutines on one store.
+func Run(t *testing.T, open func(t *testing.T) otp.Store) {
+	RunInstances(t, func(t *testing.T, n int) []otp.Store {
+		s := open(t)
+		stores := make([]otp.Store, n)
+		for i := range stores {
+			stores[i] = s
+		}
+		return stores
+	})
+}
+
+// Instances is how many stores the concurrency cases ask for; their
+// goroutines take turns among them.
+const Instances = 2
+
+// N is how many goroutines each concurrency case runs.
+const N = 20
+
+// RunInstances runs the suite with an opener of several stores on one
+// database, as several otpgate instances share one: the concurrency cases
+// spread their goroutines over Instances stores.
+func RunInstances(t *testing.T, open Opener) {
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, Opener)
+	}{
+		{"Requests", testRequests},
+		{"AccountLookups", testAccountLookups},
+		{"ImportReplaces", testImportReplaces},
+		{"ImportAllOrNothing", testImportAllOrNothing},
+		{"ImportMany", testImportMany},
+		{"Events", testEvents},
+		{"Challenges", testChallenges},
+		{"Supersede", testSupersede},
+		{"Purge", testPurge},
+		{"Rollback", testRollback},
+		{"RollbackOnPanic", testRollbackOnPanic},
+		{"ConcurrentNewRequest", testConcurrentNewRequest},
+		{"ConcurrentAttempts", testConcurrentAttempts},
+		{"ConcurrentConsume", testConcurrentConsume},
+		{"ConcurrentBudget", testConcurrentBudget},
+		{"ConcurrentSupersede", testConcurrentSupersede},
+		{"ServiceOneSuccess", testServiceOneSuccess},
+		{"ServiceSameSend", testServiceSameSend},
+		{"ServiceAttemptCap", testServiceAttemptCap},
+		{"ServiceSendBudget", testServiceSendBudget},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, open)
+		})
+	}
+}
+
+// t0 is the suite's "now", on a millisecond: stores keep milliseconds.
+var t0 = time.UnixMilli(1_763_000_000_000)
+
+const (
+	phone1 = "+919876543210"
+	phone2 = "+919812345678"
+	phone3 = "+919800000003"
+)
+
+func one(t *testing.T, open Opener) otp.Store { return open(t, 1)[0] }
+
+// inTx runs fn in a transaction of s and fails the test on an error.
+func inTx(t *testing.T, s otp.Store, fn func(otp.Tx) error) {
+	t.Helper()
+	if err := s.Tx(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lockRequest(t *testing.T, s otp.Store, scope, id string) *otp.Request {
+	t.Helper()
+	var r *otp.Request
+	inTx(t, s, func(tx otp.Tx) (err error) { r, err = tx.LockRequest(scope, id); return err })
+	return r
+}
+
+func lockChallenge(t *testing.T, s otp.Store, id string) *otp.Challenge {
+	t.Helper()
+	var c *otp.Challenge
+	inTx(t, s, func(tx otp.Tx) (err error) { c, err = tx.LockChallenge(id); return err })
+	return c
+}
+
+func countEvents(t *testing.T, s otp.Store, kind otp.EventKind, subject string, since time.Time) int {
+	t.Helper()
+	var n int
+	inTx(t, s, func(tx otp.Tx) (err error) { n, err = tx.CountEvents(kind, subject, since); return err })
+	return n
+}
+
+// accountID is the id of the account a lookup found, or "" for none.
+func accountID(a *otp.Account) string {
+	if a == nil {
+		return ""
+	}
+	return a.ID
+}
+
+func byAssociation(t *testing.T, s otp.Store, id string) string {
+	t.Helper()
+	var a *otp.Account
+	inTx(t, s, func(tx otp.Tx) (err error) { a, err = tx.AccountByAssociation(id); return err })
+	return accountID(a)
+}
+
+func byCard(t *testing.T, s otp.Store, hash []byte) string {
+	t.Helper()
+	var a *otp.Account
+	inTx(t, s, func(tx otp.Tx) (err error) { a, _, err = tx.AccountByCard(hash); return err })
+	return accountID(a)
+}
+
+func byPhone(t *testing.T, s otp.Store, phone string) *otp.Account {
+	t.Helper()
+	var a *otp.Account
+	inTx(t, s, func(tx otp.Tx) (err error) { a, err = tx.AccountByPhone(phone); return err })
+	return a
+}
+
+func importAccounts(t *testing.T, s otp.Store, accounts ...otp.Account) {
+	t.Helper()
+	if err := s.ImportAccounts(context.Background(), accounts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cardHash(n byte) []byte { return bytes.Repeat([]byte{n}, 32) }
+
+func testRequests(t *testing.T, open Opener) {
+	s := one(t, open)
+	want := &otp.Request{Scope: "piaid-1", ID: "req-1", Method: "sendOtp", Fingerprint: []byte{0, 1, 2, 0xff},
+		State: otp.RequestPending, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 1, ClaimToken: "claim-1",
+		ClaimedAt: t0, CreatedAt: t0.Add(-time.Second)}
+	inTx(t, s, func(tx otp.Tx) error {
+		if r, err := tx.LockRequest(want.Scope, want.ID); err != nil || r != nil {
+			t.Errorf("LockRequest of a missing record = %+v, %v; want nil, nil", r, err)
+		}
+		if err := tx.InsertRequest(want); err != nil {
+			return err
+		}
+		// A transaction sees its own writes.
+		r, err := tx.LockRequest(want.Scope, want.ID)
+		if diff := cmp.Diff(want, r); err == nil && diff != "" {
+			t.Errorf("record in its own transaction (-want +got):\n%s", diff)
+		}
+		return err
+	})
+	if diff := cmp.Diff(want, lockRequest(t, s, want.Scope, want.ID)); diff != "" {
+		t.Errorf("record after commit (-want +got):\n%s", diff)
+	}
+	// The scope is part of the key.
+	if r := lockRequest(t, s, "", want.ID); r != nil {
+		t.Errorf("the legacy scope found %+v", r)
+	}
+	legacy := *want
+	legacy.Scope, legacy.ReplyID = "", "reply-legacy"
+	inTx(t, s, func(tx otp.Tx) error { return tx.InsertRequest(&legacy) })
+
+	done := *want
+	done.State, done.Result, done.ChallengeID, done.Sends = otp.RequestDone, otp.SendSuccess, "ch-2", 2
+	done.ClaimToken, done.ClaimedAt = "claim-2", t0.Add(time.Minute)
+	inTx(t, s, func(tx otp.Tx) error { return tx.UpdateRequest(&done) })
+	if diff := cmp.Diff(&done, lockRequest(t, s, want.Scope, want.ID)); diff != "" {
+		t.Errorf("record after UpdateRequest (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&legacy, lockRequest(t, s, "", want.ID)); diff != "" {
+		t.Errorf("UpdateRequest changed the other scope's record (-want +got):\n%s", diff)
+	}
+
+	inTx(t, s, func(tx otp.Tx) error {
+		if err := tx.DeleteRequest(want.Scope, want.ID); err != nil {
+			return err
+		}
+		return tx.DeleteRequest(want.Scope, "never-there")
+	})
+	if r := lockRequest(t, s, want.Scope, want.ID); r != nil {
+		t.Errorf("record after DeleteRequest: %+v", r)
+	}
+	if r := lockRequest(t, s, "", want.ID); r == nil {
+		t.Error("DeleteRequest deleted the other scope's record")
+	}
+}
+
+var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards")
+
+func testAccountLookups(t *testing.T, open Opener) {
+	s := one(t, open)
+	card := otp.Card{Hash: cardHash(1), Last4: "4242", ExpiryYear: 2031, ExpiryMonth: 7}
+	importAccounts(t, s,
+		otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-b2"}},
+		otp.Account{ID: "A9", Phone: phone1, Status: otp.StatusClosed},
+		otp.Account{ID: "B1", Phone: phone1, Status: otp.StatusActive},
+		otp.Account{ID: "C1", Phone: phone2, Status: otp.StatusNotEligible, AssociationIDs: []string{"as-c1", "as-c1b"},
+			Cards: []otp.Card{card, {Hash: cardHash(2), Last4: "1111"}}},
+	)
+	for _, c := range []struct {
+		phone string
+		want  *otp.Account
+	}{
+		// An active account first, then the lowest id.
+		{phone1, &otp.Account{ID: "B1", Phone: phone1, Status: otp.StatusActive}},
+		// No active one: the lowest id whatever its status.
+		{phone2, &otp.Account{ID: "C1", Phone: phone2, Status: otp.StatusNotEligible}},
+		{phone3, nil},
+	} {
+		if diff := cmp.Diff(c.want, byPhone(t, s, c.phone), ignoreLinks); diff != "" {
+			t.Errorf("AccountByPhone(%s) (-want +got):\n%s", c.phone, diff)
+		}
+	}
+	for id, want := range map[string]string{"as-b2": "B2", "as-c1": "C1", "as-c1b": "C1", "as-none": ""} {
+		if got := byAssociation(t, s, id); got != want {
+			t.Errorf("AccountByAssociation(%s) = %q, want %q", id, got, want)
+		}
+	}
+	var a *otp.Account
+	var c *otp.Card
+	inTx(t, s, func(tx otp.Tx) (err error) { a, c, err = tx.AccountByCard(card.Hash); return err })
+	if diff := cmp.Diff(&otp.Account{ID: "C1", Phone: phone2, Status: otp.StatusNotEligible}, a, ignoreLinks); diff != "" {
+		t.Errorf("AccountByCard account (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&card, c); diff != "" {
+		t.Errorf("AccountByCard card (-want +got):\n%s", diff)
+	}
+	inTx(t, s, func(tx otp.Tx) (err error) { a, c, err = tx.AccountByCard(cardHash(9)); return err })
+	if a != nil || c != nil {
+		t.Errorf("AccountByCard of an unknown card = %+v, %+v", a, c)
+	}
+}
+
+func testImportReplaces(t *testing.T, open Opener) {
+	s := one(t, open)
+	importAccounts(t, s,
+		otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-1", "as-2"},
+			Cards: []otp.Card{{Hash: cardHash(1), Last4: "0001"}}},
+		otp.Account{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-3"}},
+	)
+	// A1 again: new phone and status, and its association ids and cards are
+	// replaced, not added to.
+	importAccounts(t, s, otp.Account{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-2", "as-4"},
+		Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}}})
+	if diff := cmp.Diff(&otp.Account{ID: "A1", Phone: phone3, Status: otp.StatusClosed}, byPhone(t, s, phone3), ignoreLinks); diff != "" {
+		t.Errorf("A1 after a second import (-want +got):\n%s", diff)
+	}
+	if a := byPhone(t, s, phone1); a != nil {
+		t.Errorf("the old phone still finds %+v", a)
+	}
+	for id, want := range map[string]string{"as-1": "", "as-2": "A1", "as-3": "A2", "as-4": "A1"} {
+		if got := byAssociation(t, s, id); got != want {
+			t.Errorf("AccountByAssociation(%s) = %q, want %q", id, got, want)
+		}
+	}
+	if got := byCard(t, s, cardHash(1)); got != "" {
+		t.Errorf("A1's old card still finds %q", got)
+	}
+	if got := byCard(t, s, cardHash(2)); got != "A1" {
+		t.Errorf("A1's new card finds %q", got)
+	}
+	// Ids may move between two accounts of one import, and importing the
+	// same twice changes nothing.
+	moved := []otp.Account{
+		{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-3"}, Cards: []otp.Card{{Hash: cardHash(3), Last4: "0003"}}},
+		{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-2", "as-4"}, Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}}},
+	}
+	importAccounts(t, s, moved...)
+	importAccounts(t, s, moved...)
+	for id, want := range map[string]string{"as-2": "A2", "as-3": "A1", "as-4": "A2"} {
+		if got := byAssociation(t, s, id); got != want {
+			t.Errorf("after moving, AccountByAssociation(%s) = %q, want %q", id, got, want)
+		}
+	}
+	if got := byCard(t, s, cardHash(2)); got != "A2" {
+		t.Errorf("after moving, the card finds %q", got)
+	}
+	if err := s.ImportAccounts(context.Background(), nil); err != nil {
+		t.Errorf("an empty import: %v", err)
+	}
+}
+
+func testImportAllOrNothing(t *testing.T, open Opener) {
+	s := one(t, open)
+	ctx := context.Background()
+	importAccounts(t, s,
+		otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
+		otp.Account{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-2"},
+			Cards: []otp.Card{{Hash: cardHash(2), Last4: "4242"}}},
+	)
+	for _, c := range []struct {
+		name     string
+		accounts []otp.Account
+		words    []string // the error names the id and its owner
+	}{
+		{"association of an account outside the import", []otp.Account{
+			{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-1"}},
+			{ID: "A3", Phone: phone3, Status: otp.StatusActive, AssociationIDs: []string{"as-2"}},
+		}, []string{`"as-2"`, "A2"}},
+		{"card of an account outside the import", []otp.Account{
+			{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-1"}},
+			{ID: "A3", Phone: phone3, Status: otp.StatusActive, Cards: []otp.Card{{Hash: cardHash(2), Last4: "4242"}}},
+		}, []string{"4242", "A2"}},
+		{"one association for two accounts of the import", []otp.Account{
+			{ID: "A3", Phone: phone3, Status: otp.StatusActive, AssociationIDs: []string{"as-9"}},
+			{ID: "A4", Phone: phone3, Status: otp.StatusActive, AssociationIDs: []string{"as-9"}},
+		}, []string{`"as-9"`, "A3"}},
+	} {
+		err := s.ImportAccounts(ctx, c.accounts)
+		if err == nil {
+			t.Errorf("%s: the import succeeded", c.name)
+			continue
+		}
+		for _, w := range c.words {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not name %s", c.name, err, w)
+			}
+		}
+		// Nothing of it stayed.
+		if diff := cmp.Diff(&otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive}, byPhone(t, s, phone1), ignoreLinks); diff != "" {
+			t.Errorf("%s: A1 changed (-want +got):\n%s", c.name, diff)
+		}
+		if a := byPhone(t, s, phone3); a != nil {
+			t.Errorf("%s: %s was imported", c.name, a.ID)
+		}
+		for id, want := range map[string]string{"as-1": "A1", "as-2": "A2", "as-9": ""} {
+			if got := byAssociation(t, s, id); got != want {
+				t.Errorf("%s: AccountByAssociation(%s) = %q, want %q", c.name, id, got, want)
+			}
+		}
+		if got := byCard(t, s, cardHash(2)); got != "A2" {
+			t.Errorf("%s: A2's card finds %q", c.name, got)
+		}
+	}
+}
+
+// testImportMany: a directory of some size, in one import, and a conflict
+// at its very end that undoes all of it.
+func testImportMany(t *testing.T, open Opener) {
+	s := one(t, open)
+	// More than one batch of statements, for stores that send them in batches.
+	const n = 510
+	accounts := make([]otp.Account, n)
+	for i := range accounts {
+		accounts[i] = otp.Account{ID: fmt.Sprintf("A%04d", i), Phone: fmt.Sprintf("+9198%08d", i), Status: otp.StatusActive,
+			AssociationIDs: []string{fmt.Sprint("as-", i)}, Cards: []otp.Card{{Hash: []byte(fmt.Sprint("card-", i)), Last4: "0000"}}}
+	}
+	importAccounts(t, s, accounts...)
+	for _, i := range []int{0, 499, 500, n - 1} {
+		id := fmt.Sprintf("A%04d", i)
+		if got := byAssociation(t, s, fmt.Sprint("as-", i)); got != id {
+			t.Errorf("AccountByAssociation(as-%d) = %q, want %s", i, got, id)
+		}
+		if got := byCard(t, s, []byte(fmt.Sprint("card-", i))); got != id {
+			t.Errorf("AccountByCard(card-%d) = %q, want %s", i, got, id)
+		}
+	}
+	again := make([]otp.Account, n)
+	for i := range again {
+		again[i] = otp.Account{ID: fmt.Sprintf("B%04d", i), Phone: "+917000000001", Status: otp.StatusActive,
+			AssociationIDs: []string{fmt.Sprint("bs-", i)}}
+	}
+	again[n-1].AssociationIDs = []string{"as-7"}
+	err := s.ImportAccounts(context.Background(), again)
+	if err == nil || !strings.Contains(err.Error(), `"as-7"`) || !strings.Contains(err.Error(), "A0007") {
+		t.Errorf("an import whose last account conflicts: %v", err)
+	}
+	if a := byPhone(t, s, "+917000000001"); a != nil {
+		t.Errorf("%s of a failed import was kept", a.ID)
+	}
+	if got := byAssociation(t, s, "bs-0"); got != "" {
+		t.Errorf("an association of a failed import was kept, for %s", got)
+	}
+}
+
+func testEvents(t *testing.T, open Opener) {
+	s := one(t, open)
+	inTx(t, s, func(tx otp.Tx) error {
+		for _, e := range []struct {
+			kind    otp.EventKind
+			subject string
+			at      time.Time
+		}{
+			{otp.EventSend, "account:A1", t0},
+			{otp.EventSend, "account:A1", t0.Add(time.Second)},
+			{otp.EventSend, "account:A1", t0.Add(2 * time.Second)},
+			{otp.EventVerifyFail, "account:A1", t0.Add(2 * time.Second)},
+			{otp.EventSend, "phone:" + phone1, t0.Add(2 * time.Second)},
+		} {
+			if err := tx.AddEvent(e.kind, e.subject, e.at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		kind    otp.EventKind
+		subject string
+		since   time.Time
+		want    int
+	}{
+		{otp.EventSend, "account:A1", t0.Add(-time.Millisecond), 3},
+		// Strictly after since: an event at since is out of the window.
+		{otp.EventSend, "account:A1", t0, 2},
+		{otp.EventSend, "account:A1", t0.Add(time.Second), 1},
+		{otp.EventSend, "account:A1", t0.Add(2 * time.Second), 0},
+		{otp.EventVerifyFail, "account:A1", t0, 1},
+		{otp.EventSend, "phone:" + phone1, t0, 1},
+		{otp.EventSend, "account:A2", t0.Add(-time.Hour), 0},
+	} {
+		if got := countEvents(t, s, c.kind, c.subject, c.since); got != c.want {
+			t.Errorf("CountEvents(%s, %s, t0%+v) = %d, want %d", c.kind, c.subject, c.since.Sub(t0), got, c.want)
+		}
+	}
+}
+
+func testChallenges(t *testing.T, open Opener) {
+	s := one(t, open)
+	want := &otp.Challenge{ID: "ch-1", AccountID: "A1", Phone: phone1, CodeMAC: bytes.Repeat([]byte{0xa5, 0}, 16),
+		State: otp.ChallengeSending, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+	if c := lockChallenge(t, s, want.ID); c != nil {
+		t.Errorf("LockChallenge of a missing challenge = %+v", c)
+	}
+	inTx(t, s, func(tx otp.Tx) error { return tx.InsertChallenge(want) })
+	if diff := cmp.Diff(want, lockChallenge(t, s, want.ID)); diff != "" {
+		t.Errorf("challenge after insert (-want +got):\n%s", diff)
+	}
+	upd := *want
+	upd.CodeMAC, upd.State, upd.Attempts, upd.ExpiresAt = []byte{1, 2, 3}, otp.ChallengeLive, 3, t0.Add(10*time.Minute)
+	inTx(t, s, func(tx otp.Tx) error { return tx.UpdateChallenge(&upd) })
+	if diff := cmp.Diff(&upd, lockChallenge(t, s, want.ID)); diff != "" {
+		t.Errorf("challenge after update (-want +got):\n%s", diff)
+	}
+}
+
+func testSupersede(t *testing.T, open Opener) {
+	s := one(t, open)
+	states := map[string]otp.ChallengeState{
+		"a-sending": otp.ChallengeSending, "a-live": otp.ChallengeLive, "a-consumed": otp.ChallengeConsumed,
+		"a-failed": otp.ChallengeFailed, "a-superseded": otp.ChallengeSuperseded, "b-live": otp.ChallengeLive,
+	}
+	inTx(t, s, func(tx otp.Tx) error {
+		for id, st := range states {
+			acct := "A1"
+			if strings.HasPrefix(id, "b-") {
+				acct = "A2"
+			}
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: acct, Phone: phone1, CodeMAC: []byte(id),
+				State: st, Attempts: 2, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+				return err
+			}
+		}
+		if err := tx.SupersedeChallenges("A9"); err != nil { // no challenges: nothing to do
+			return err
+		}
+		return tx.SupersedeChallenges("A1")
+	})
+	states["a-sending"], states["a-live"] = otp.ChallengeSuperseded, otp.ChallengeSuperseded
+	for id, want := range states {
+		c := lockChallenge(t, s, id)
+		if c == nil || c.State != want || c.Attempts != 2 || string(c.CodeMAC) != id {
+			t.Errorf("challenge %s after SupersedeChallenges(A1): %+v, want state %s and nothing else changed", id, c, want)
+		}
+	}
+}
+
+func testPurge(t *testing.T, open Opener) {
+	s := one(t, open)
+	ctx := context.Background()
+	// Each kind has its own cut-off; records sit just before, at and just
+	// after it, and only the ones before go.
+	cut := otp.PurgeBefore{Requests: t0, Challenges: t0.Add(time.Hour), Events: t0.Add(2 * time.Hour)}
+	offsets := map[string]time.Duration{"before": -time.Millisecond, "at": 0, "after": time.Millisecond}
+	inTx(t, s, func(tx otp.Tx) error {
+		for name, d := range offsets {
+			at := cut.Requests.Add(d)
+			if err := tx.InsertRequest(&otp.Request{ID: name, Method: "sendOtp", Fingerprint: []byte{1},
+				State: otp.RequestDone, CreatedAt: at, ClaimedAt: at}); err != nil {
+				return err
+			}
+			exp := cut.Challenges.Add(d)
+			if err := tx.InsertChallenge(&otp.Challenge{ID: name, AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+				State: otp.ChallengeLive, CreatedAt: exp.Add(-5 * time.Minute), ExpiresAt: exp}); err != nil {
+				return err
+			}
+			if err := tx.AddEvent(otp.EventSend, "account:A1", cut.Events.Add(d)); err != nil {
+				return err
+			}
+		}
+		// Rows that budgets touched must not stop a purge.
+		_, err := tx.CountEvents(otp.EventSend, "account:A1", t0)
+		return err
+	})
+	n, err := s.Purge(ctx, cut)
+	if err != nil || n != 3 {
+		t.Fatalf("Purge = %d, %v; want 3 rows", n, err)
+	}
+	for name := range offsets {
+		gone := name == "before"
+		if r := lockRequest(t, s, "", name); (r == nil) != gone {
+			t.Errorf("request created %s the cut-off: present %v", name, r != nil)
+		}
+		if c := lockChallenge(t, s, name); (c == nil) != gone {
+			t.Errorf("challenge expiring %s the cut-off: present %v", name, c != nil)
+		}
+	}
+	if got := countEvents(t, s, otp.EventSend, "account:A1", cut.Events.Add(-time.Hour)); got != 2 {
+		t.Errorf("%d events left, want 2", got)
+	}
+	if n, err := s.Purge(ctx, cut); err != nil || n != 0 {
+		t.Errorf("second Purge = %d, %v; want 0", n, err)
+	}
+}
+
+// writeAll inserts a record of every kind, as a transaction that then fails
+// would.
+func writeAll(tx otp.Tx) error {
+	if err := tx.InsertRequest(&otp.Request{ID: "r", Method: "sendOtp", Fingerprint: []byte{1}, State: otp.RequestDone,
+		CreatedAt: t0, ClaimedAt: t0}); err != nil {
+		return err
+	}
+	if err := tx.InsertChallenge(&otp.Challenge{ID: "c", AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+		State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+		return err
+	}
+	if err := tx.SupersedeChallenges("A1"); err != nil {
+		return err
+	}
+	return tx.AddEvent(otp.EventSend, "account:A1", t0)
+}
+
+func checkNothingWritten(t *testing.T, s otp.Store) {
+	t.Helper()
+	if r := lockRequest(t, s, "", "r"); r != nil {
+		t.Errorf("a rolled back request persisted: %+v", r)
+	}
+	if c := lockChallenge(t, s, "c"); c != nil {
+		t.Errorf("a rolled back challenge persisted: %+v", c)
+	}
+	if n := countEvents(t, s, otp.EventSend, "account:A1", t0.Add(-time.Hour)); n != 0 {
+		t.Errorf("%d rolled back events persisted", n)
+	}
+}
+
+func testRollback(t *testing.T, open Opener) {
+	s := one(t, open)
+	errFn := fmt.Errorf("the function's own error: %w", otp.ErrInFlight)
+	calls := 0
+	err := s.Tx(context.Background(), func(tx otp.Tx) error {
+		calls++
+		if err := writeAll(tx); err != nil {
+			t.Errorf("writing: %v", err)
+		}
+		return errFn
+	})
+	// The domain tells its outcomes apart with errors.Is: fn's error comes
+	// back as it was.
+	if !errors.Is(err, errFn) || !errors.Is(err, otp.ErrInFlight) {
+		t.Errorf("Tx returned %v, want the function's error", err)
+	}
+	// Only the database's failures are retried.
+	if calls != 1 {
+		t.Errorf("the function ran %d times, want once", calls)
+	}
+	checkNothingWritten(t, s)
+}
+
+func testRollbackOnPanic(t *testing.T, open Opener) {
+	s := one(t, open)
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the function's panic", r)
+			}
+		}()
+		s.Tx(context.Background(), func(tx otp.Tx) error {
+			if err := writeAll(tx); err != nil {
+				t.Errorf("writing: %v", err)
+			}
+			panic("boom")
+		})
+	}()
+	// And the store still works.
+	checkNothingWritten(t, s)
+}
+
+// concurrently runs fn(i, store) for i in [0, N) at once, spreading the calls
+// over the stores, and fails the test on any error.
+func concurrently(t *testing.T, stores []otp.Store, fn func(i int, s otp.Store) error) {
+	t.Helper()
+	warmUp(t, stores)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range N {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := fn(i, stores[i%len(stores)]); err != nil {
+				t.Errorf("goroutine %d: %v", i, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// warmUp runs N transactions at once on each store, so that pools have their
+// connections open and the goroutines that follow meet in the database
+// rather than queue for connections.
+func warmUp(t *testing.T, stores []otp.Store) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range N {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Tx(context.Background(), func(tx otp.Tx) error {
+					_, err := tx.LockRequest("warm-up", "none")
+					return err
+				})
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// testConcurrentNewRequest is two instances claiming the same new requestId:
+// both find no record, and exactly one insert may win. The store must not let
+// the loser's error escape: it runs the transaction again, and then the
+// loser finds the winner's record.
+func testConcurrentNewRequest(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	var wins atomic.Int32
+	var winner atomic.Value
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		inserted := false
+		err := s.Tx(context.Background(), func(tx otp.Tx) error {
+			inserted = false // fn may run more than once
+			r, err := tx.LockRequest("piaid", "same")
+			if err != nil || r != nil {
+				return err
+			}
+			inserted = true
+			return tx.InsertRequest(&otp.Request{Scope: "piaid", ID: "same", Method: "sendOtp", Fingerprint: []byte{1},
+				State: otp.RequestPending, ReplyID: fmt.Sprint(i), CreatedAt: t0, ClaimedAt: t0})
+		})
+		if err == nil && inserted {
+			wins.Add(1)
+			winner.Store(fmt.Sprint(i))
+		}
+		return err
+	})
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d transactions inserted the record, want 1", n)
+	}
+	if r := lockRequest(t, stores[0], "piaid", "same"); r == nil || r.ReplyID != winner.Load() {
+		t.Errorf("stored record %+v, want the winner's (%v)", r, winner.Load())
+	}
+}
+
+func insertLive(t *testing.T, s otp.Store, id string) {
+	t.Helper()
+	inTx(t, s, func(tx otp.Tx) error {
+		return tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+			State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+	})
+}
+
+// testConcurrentAttempts: read-modify-write of a locked challenge loses no
+// update.
+func testConcurrentAttempts(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	insertLive(t, stores[0], "ch")
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		return s.Tx(context.Background(), func(tx otp.Tx) error {
+			c, err := tx.LockChallenge("ch")
+			if err != nil || c == nil {
+				return errors.Join(err, errors.New("challenge not found"))
+			}
+			c.Attempts++
+			return tx.UpdateChallenge(c)
+		})
+	})
+	if c := lockChallenge(t, stores[0], "ch"); c == nil || c.Attempts != N {
+		t.Errorf("challenge after %d increments: %+v", N, c)
+	}
+}
+
+// testConcurrentConsume: of N transactions that consume a live challenge,
+// one does.
+func testConcurrentConsume(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	insertLive(t, stores[0], "ch")
+	var wins atomic.Int32
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		won := false
+		err := s.Tx(context.Background(), func(tx otp.Tx) error {
+			won = false
+			c, err := tx.LockChallenge("ch")
+			if err != nil || c == nil {
+				return errors.Join(err, errors.New("challenge not found"))
+			}
+			if c.State != otp.ChallengeLive {
+				return nil
+			}
+			c.State, won = otp.ChallengeConsumed, true
+			return tx.UpdateChallenge(c)
+		})
+		if err == nil && won {
+			wins.Add(1)
+		}
+		return err
+	})
+	if n := wins.Load(); n != 1 {
+		t.Errorf("%d transactions consumed the challenge, want 1", n)
+	}
+}
+
+// testConcurrentBudget: transactions that count a subject's events and add
+// one while under a limit never exceed it together.
+func testConcurrentBudget(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	const limit = 5
+	var wins atomic.Int32
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		won := false
+		err := s.Tx(context.Background(), func(tx otp.Tx) error {
+			won = false
+			n, err := tx.CountEvents(otp.EventSend, "account:A1", t0.Add(-time.Hour))
+			if err != nil || n >= limit {
+				return err
+			}
+			won = true
+			return tx.AddEvent(otp.EventSend, "account:A1", t0)
+		})
+		if err == nil && won {
+			wins.Add(1)
+		}
+		return err
+	})
+	n := countEvents(t, stores[0], otp.EventSend, "account:A1", t0.Add(-time.Hour))
+	if wins.Load() != limit || n != limit {
+		t.Errorf("%d transactions added an event, %d events stored; want %d under a budget of %d", wins.Load(), n, limit, limit)
+	}
+}
+
+// testConcurrentSupersede: of N transactions that each retire the account's
+// challenges and insert a live one, only the last one's stays live.
+func testConcurrentSupersede(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		return s.Tx(context.Background(), func(tx otp.Tx) error {
+			if err := tx.SupersedeChallenges("A1"); err != nil {
+				return err
+			}
+			return tx.InsertChallenge(&otp.Challenge{ID: fmt.Sprint("ch-", i), AccountID: "A1", Phone: phone1,
+				CodeMAC: []byte{1}, State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+		})
+	})
+	live := 0
+	for i := range N {
+		if c := lockChallenge(t, stores[0], fmt.Sprint("ch-", i)); c != nil && c.State == otp.ChallengeLive {
+			live++
+		}
+	}
+	if live != 1 {
+		t.Errorf("%d live challenges for one account, want 1", live)
+	}
+}
