@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/otpgate/otpgate/internal/accounts"
-	"github.com/otpgate/otpgate/internal/store/sqlite"
 )
 
 type importCmd struct {
+	storeFlags     `embed:""`
 	DataDir        string `help:"Directory of the embedded database." default:"./otpgate-data" type:"path"`
 	CardSecretFile string `help:"The card secret serve uses (--card-secret-file); default: the data directory's." type:"path" placeholder:"FILE"`
 	File           string `arg:"" help:"Accounts file: .jsonl (one JSON object a line) or .csv (with a header row)." type:"existingfile"`
@@ -29,7 +28,7 @@ func (c *importCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: nothing imported:\n%w", c.File, err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
+	st, err := c.openStore(ctx, c.DataDir, false)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type cli struct {
 	Accounts struct {
 		Import importCmd `cmd:"" help:"Load accounts into the directory from a .jsonl or .csv file."`
 	} `cmd:"" help:"Manage the accounts directory."`
+	Migrate migrateCmd `cmd:"" help:"Apply the database schema (serve does it too unless --no-migrate)."`
 	Keys    keysCmd    `cmd:"" help:"Make, list, export and import the keys of the message protection."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }

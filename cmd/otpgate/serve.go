@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/server"
 	"github.com/otpgate/otpgate/internal/sms"
-	"github.com/otpgate/otpgate/internal/store/sqlite"
 )
 
 type serveCmd struct {
@@ -36,6 +34,8 @@ type serveCmd struct {
 	MaxResends          int           `help:"resendOtp calls allowed per authentication." default:"3"`
 
 	envelopeFlags `embed:""`
+	storeFlags    `embed:""`
+	NoMigrate     bool `name:"no-migrate" help:"Do not apply PostgreSQL migrations at start (run otpgate migrate first); a schema this binary does not know is refused either way."`
 
 	TLSCert string `name:"tls-cert" help:"Certificate (PEM) to terminate TLS with; without it otpgate speaks HTTP for a terminating proxy in front." type:"path" placeholder:"FILE"`
 	TLSKey  string `name:"tls-key" help:"Private key (PEM) of --tls-cert." type:"path" placeholder:"FILE"`
@@ -67,6 +67,14 @@ type serveCmd struct {
 	LogFormat       string        `help:"Log format: json or text (text in --dev)." enum:"json,text," default:""`
 	LogLevel        slog.Level    `help:"Log level: debug, info, warn, error." default:"info"`
 	ShutdownTimeout time.Duration `help:"How long in-flight requests get to finish on SIGTERM; must exceed --sms-timeout plus --in-flight-wait." default:"20s"`
+}
+
+// databaseName names the database for the start-up log, without credentials.
+func (c *serveCmd) databaseName() string {
+	if c.DatabaseURL == "" {
+		return "sqlite"
+	}
+	return "postgres"
 }
 
 // budgetFlag reads COUNT/WINDOW, e.g. 5/15m.
@@ -206,7 +214,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, databaseFile))
+	st, err := c.openStore(ctx, c.DataDir, !c.NoMigrate)
 	if err != nil {
 		return err
 	}
@@ -267,7 +275,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
 	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", urlScheme, "basePath", c.BasePath, "version", versionString(),
-		"sms", sender.Name(), "dataDir", c.DataDir, "piaids", c.PIAID, "envelope", codec.Name())
+		"sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID, "envelope", codec.Name())
 	if c.Dev {
 		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", urlScheme, ln.Addr(), c.BasePath, demoSummary())
 	}

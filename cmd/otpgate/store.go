@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/postgres"
+	"github.com/otpgate/otpgate/internal/store/sqlite"
+)
+
+// storeFlags choose the database: the embedded SQLite file in the data
+// directory, or PostgreSQL shared by several instances.
+type storeFlags struct {
+	DatabaseURL      string `name:"database-url" help:"PostgreSQL URL (postgres://user:pass@host/db); without it the embedded SQLite database in --data-dir is used." placeholder:"URL"`
+	DatabaseMaxConns int32  `name:"database-max-conns" help:"PostgreSQL pool size per instance; 0: the URL's pool_max_conns, else the larger of 4 and the CPU count." default:"0"`
+}
+
+// store is what the commands need of either engine.
+type store interface {
+	otp.Store
+	Close() error
+}
+
+// openStore opens the chosen database. migrate applies pending migrations
+// (SQLite always migrates: it is one process's own file); without it a
+// PostgreSQL schema that is not the one this binary knows is refused.
+func (f *storeFlags) openStore(ctx context.Context, dataDir string, migrate bool) (store, error) {
+	if f.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, f.DatabaseURL, postgres.Options{Migrate: migrate, MaxConns: f.DatabaseMaxConns})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if err := ensureDataDir(dataDir); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, databaseFile))
+}
+
+// migrateCmd applies the schema, for deployments that migrate before they
+// roll out new instances (serve --no-migrate).
+type migrateCmd struct {
+	storeFlags `embed:""`
+	DataDir    string `help:"Directory of the embedded database (without --database-url)." default:"./otpgate-data" type:"path"`
+}
+
+func (c *migrateCmd) Run(ctx context.Context) error {
+	if c.DatabaseURL == "" {
+		s, err := c.openStore(ctx, c.DataDir, true)
+		if err != nil {
+			return err
+		}
+		fmt.Println("the SQLite schema in", c.DataDir, "is up to date")
+		return s.Close()
+	}
+	s, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{})
+	if err == nil {
+		// Already current: Open without Migrate checks exactly that.
+		fmt.Println("the PostgreSQL schema is up to date")
+		return s.Close()
+	}
+	s, err = postgres.Open(ctx, c.DatabaseURL, postgres.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	version, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("migrated the PostgreSQL schema to version %d\n", version)
+	return nil
+}
