@@ -172,6 +172,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *call, h handle
 		return s.fail(w, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body could not be read"))
 	}
 	plaintext, err := s.cfg.Codec.Open(body)
+	if err != nil {
+		// The reason (key ids, the failing check) helps during a rotation and
+		// holds no secret; the caller gets none of it.
+		s.log.Warn("the envelope refused the body", "id", c.id, "method", c.method, "error", err)
+	}
 	switch {
 	case errors.Is(err, envelope.ErrBadSignature):
 		// An unknown caller learns nothing: status only (SPEC §3).
