@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/otpgate/otpgate/internal/accounts"
@@ -17,8 +18,8 @@ type importCmd struct {
 // Run parses the whole file first and applies it in one transaction, so a bad
 // row leaves the directory exactly as it was.
 func (c *importCmd) Run(ctx context.Context) error {
-	if err := ensureDataDir(c.DataDir); err != nil {
-		return err
+	if c.DatabaseURL != "" && c.CardSecretFile == "" {
+		return errors.New("with --database-url, give --card-secret-file: the instances look cards up by it, so they must share it")
 	}
 	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
 	if err != nil {

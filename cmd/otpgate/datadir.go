@@ -34,6 +34,9 @@ func ensureDataDir(dir string) error {
 func loadSecret(path, dataDir, name string) ([]byte, error) {
 	generate := path == ""
 	if generate {
+		if err := ensureDataDir(dataDir); err != nil {
+			return nil, err
+		}
 		path = filepath.Join(dataDir, name)
 	}
 	info, err := os.Stat(path)

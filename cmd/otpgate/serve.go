@@ -125,6 +125,9 @@ func (c *serveCmd) check() error {
 	case c.ShutdownTimeout <= c.SMSTimeout+c.InFlightWait:
 		return fmt.Errorf("--shutdown-timeout (%s) must exceed --sms-timeout plus --in-flight-wait (%s), or a stop could cut a send in half",
 			c.ShutdownTimeout, c.SMSTimeout+c.InFlightWait)
+	case c.DatabaseURL != "" && (c.CodeSecretFile == "" || c.CardSecretFile == ""):
+		return errors.New("with --database-url, give --code-secret-file and --card-secret-file: every instance must use the same " +
+			"secrets, or a code sent by one would not verify on another")
 	case c.MaxResends < 0 || c.CardSessionLifetime <= 0:
 		return errors.New("--max-resends must be 0 or more and --card-session-lifetime positive")
 	}
@@ -203,9 +206,6 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	defer closeSender()
 
-	if err := ensureDataDir(c.DataDir); err != nil {
-		return err
-	}
 	secret, err := loadSecret(c.CodeSecretFile, c.DataDir, codeSecretFile)
 	if err != nil {
 		return err
