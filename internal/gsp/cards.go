@@ -208,11 +208,8 @@ func DecodeCardVerifyOtp(body []byte, l Limits) (*CardVerifyOtpRequest, *Error) 
 	if err := ValidateRequestID("authenticateRequestId", r.AuthenticateRequestID); err != nil {
 		return nil, err
 	}
-	if r.OTP == "" {
-		return nil, missing("otp")
-	}
-	if len(r.OTP) > maxFieldLength {
-		return nil, Errorf(InvalidFieldValue, "otp is %d bytes long", len(r.OTP))
+	if err := checkOTP(r.OTP); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

@@ -111,13 +111,22 @@ func DecodeVerifyOtp(body []byte, l Limits) (*VerifyOtpRequest, *Error) {
 	if err := ValidateRequestID("sendOtpRequestId", r.SendOtpRequestID); err != nil {
 		return nil, err
 	}
-	if r.OTP == "" {
-		return nil, missing("otp")
-	}
-	if len(r.OTP) > maxFieldLength {
-		return nil, Errorf(InvalidFieldValue, "otp is %d bytes long", len(r.OTP))
+	if err := checkOTP(r.OTP); err != nil {
+		return nil, err
 	}
 	return &r, nil
+}
+
+// checkOTP checks the shape of a code the user typed. Any other mismatch is
+// a business result (not matched), not an error.
+func checkOTP(otp string) *Error {
+	if otp == "" {
+		return missing("otp")
+	}
+	if len(otp) > maxFieldLength {
+		return Errorf(InvalidFieldValue, "otp is %d bytes long", len(otp))
+	}
+	return nil
 }
 
 // Fingerprint identifies the payload for idempotency, excluding the timestamp.
