@@ -26,9 +26,10 @@ type cli struct {
 	Accounts struct {
 		Import importCmd `cmd:"" help:"Load accounts into the directory from a .jsonl or .csv file."`
 	} `cmd:"" help:"Manage the accounts directory."`
-	Migrate migrateCmd `cmd:"" help:"Apply the database schema (serve does it too unless --no-migrate)."`
-	Keys    keysCmd    `cmd:"" help:"Make, list, export and import the keys of the message protection."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Migrate  migrateCmd  `cmd:"" help:"Apply the database schema (serve does it too unless --no-migrate)."`
+	Keys     keysCmd     `cmd:"" help:"Make, list, export and import the keys of the message protection."`
+	Simulate simulateCmd `cmd:"" help:"Play Google against a deployment: conformance scenarios, load, fixture accounts."`
+	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 
 func main() {

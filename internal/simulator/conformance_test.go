@@ -1,0 +1,273 @@
+package simulator_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/simulator"
+)
+
+// neverDriveable are the scenarios no client can drive a server to.
+var neverDriveable = []string{"sendOtp/message-unable-to-be-sent", "verifyOtp/code-expired", "idempotency/retry-after-503"}
+
+var envelopeOnly = []string{"envelope/not-an-envelope", "envelope/bad-signature", "envelope/wrong-encryption-key"}
+
+// requireOnly fails the test unless every scenario passed, except those in
+// skipped, which must have been skipped.
+func requireOnly(t *testing.T, rep *simulator.Report, skipped ...string) {
+	t.Helper()
+	if len(rep.Results) != len(simulator.Catalogue()) {
+		t.Errorf("%d results for %d scenarios", len(rep.Results), len(simulator.Catalogue()))
+	}
+	for _, r := range rep.Results {
+		want := simulator.Pass
+		if slices.Contains(skipped, r.Name) {
+			want = simulator.Skip
+		}
+		if r.Status != want {
+			t.Errorf("%s: %s, want %s\n  expected %s\n  got      %s\n  %s", r.Name, r.Status, want, r.Expected, r.Got, r.Detail)
+		}
+	}
+	if t.Failed() {
+		var table bytes.Buffer
+		rep.WriteTable(&table)
+		t.Log("\n" + table.String())
+	}
+}
+
+// The whole catalogue passes against otpgate with plaintext bodies, and
+// again on the same server: the budget scenarios stay re-runnable.
+func TestConformancePlaintext(t *testing.T) {
+	tg := startTarget(t)
+	c := tg.client(t, nil, 0)
+	codes := tg.codes(t)
+	for run := 1; run <= 3; run++ {
+		start := time.Now()
+		rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{Client: c, Codes: codes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("run %d: %d passed, %d skipped in %s", run, rep.Passed, rep.Skipped, time.Since(start).Round(time.Millisecond))
+		requireOnly(t, rep, append(neverDriveable, envelopeOnly...)...)
+		if err := rep.Err(); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+}
+
+// With an envelope that signs and encrypts, the envelope scenarios run too:
+// the toy codec has the shape of PGP and JOSE (a stranger's signature is a
+// bad signature, a body for another key undecryptable).
+func TestConformanceProtected(t *testing.T) {
+	tg := startTarget(t, withServerCodec(toyServer))
+	rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+		Client: tg.client(t, toyGoogle, 0), Codes: tg.codes(t), Impostor: toyImpostor, Misdirected: toyMisdirected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOnly(t, rep, neverDriveable...)
+
+	// Without the extra key material, those two say why they skip.
+	rep, err = simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+		Client: tg.client(t, toyGoogle, 0), Match: regexp.MustCompile(`^envelope/`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Name != "envelope/not-an-envelope" && (r.Status != simulator.Skip || !strings.Contains(r.Detail, "key")) {
+			t.Errorf("%s: %s %q, want a skip naming the missing key", r.Name, r.Status, r.Detail)
+		}
+	}
+}
+
+// rewrite replaces old by new in the answers to path, as a broken server would.
+func rewrite(path, old, new string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(old), []byte(new))
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	}
+}
+
+// A server that gets one answer wrong fails that scenario, and the run.
+func TestConformanceCatchesAWrongAnswer(t *testing.T) {
+	tg := startTarget(t, withWrapper(rewrite(simulator.PathVerifyOtp, `"OTP_ALREADY_USED"`, `"OTP_NOT_MATCHED"`)))
+	rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+		Client: tg.client(t, nil, 0), Codes: tg.codes(t), Match: regexp.MustCompile(`^verifyOtp/`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]simulator.Result{}
+	for _, r := range rep.Results {
+		if r.Status == simulator.Fail {
+			failed[r.Name] = r
+		}
+	}
+	r, ok := failed["verifyOtp/otp-already-used"]
+	if len(failed) != 1 || !ok {
+		t.Fatalf("failed: %v; want verifyOtp/otp-already-used only", failed)
+	}
+	if r.Got != "200 OTP_NOT_MATCHED" || !strings.Contains(r.Detail, "want 200 OTP_ALREADY_USED") {
+		t.Errorf("got %q, detail %q", r.Got, r.Detail)
+	}
+	if rep.Err() == nil || rep.Failed != 1 {
+		t.Fatalf("Err() = %v with %d failed: the command would exit 0", rep.Err(), rep.Failed)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`verifyOtp/otp-already-used\s+200 OTP_ALREADY_USED\s+200 OTP_NOT_MATCHED\s+FAIL`).Match(table.Bytes()) {
+		t.Errorf("the table does not show the failure:\n%s", table.String())
+	}
+	var out struct {
+		Failed  int
+		Results []struct{ Name, Status string }
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js.Bytes(), &out); err != nil || out.Failed != 1 {
+		t.Errorf("JSON report: %v, %s", err, js.String())
+	}
+}
+
+// A replay that changes the answer, and an error body in the wrong form, are
+// caught too.
+func TestConformanceCatchesBrokenReplaysAndErrors(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	broken := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != simulator.PathSendOtp {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if rec.Code == 200 {
+				// A fresh paymentIntegratorSendOtpId on every answer, replays included.
+				mu.Lock()
+				n++
+				body = regexp.MustCompile(`"paymentIntegratorSendOtpId":"[^"]*"`).ReplaceAll(body, fmt.Appendf(nil, `"paymentIntegratorSendOtpId":"x%d"`, n))
+				mu.Unlock()
+			} else {
+				body = []byte(`{"error":"nope"}`)
+			}
+			w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	}
+	tg := startTarget(t, withWrapper(broken))
+	rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+		Client: tg.client(t, nil, 0), Codes: tg.codes(t),
+		Match: regexp.MustCompile(`^(idempotency/replay-send-success|idempotency/concurrent-duplicates|sendOtp/unknown-association)$`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Status != simulator.Fail {
+			t.Errorf("%s: %s (%s), want FAIL", r.Name, r.Status, r.Got)
+		}
+	}
+}
+
+// Without a code source, the scenarios that need codes say why they skip;
+// everything else still runs.
+func TestConformanceWithoutCodesOrPIAID(t *testing.T) {
+	tg := startTarget(t)
+	c, err := simulator.New(simulator.Config{Target: tg.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{Client: c,
+		Match: regexp.MustCompile(`^(verifyOtp/success|sendOtp/success-by-phone|cards/authenticate-otp-sent|header/missing-piaid|header/unknown-piaid)$`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]simulator.Status{"verifyOtp/success": simulator.Skip, "sendOtp/success-by-phone": simulator.Pass,
+		"cards/authenticate-otp-sent": simulator.Skip, "header/missing-piaid": simulator.Pass, "header/unknown-piaid": simulator.Pass}
+	for _, r := range rep.Results {
+		if r.Status != want[r.Name] {
+			t.Errorf("%s: %s %s, want %s", r.Name, r.Status, r.Detail, want[r.Name])
+		}
+		if r.Status == simulator.Skip && !strings.Contains(r.Detail, "--sms-file") && !strings.Contains(r.Detail, "--piaid") {
+			t.Errorf("%s: skip reason %q names no flag", r.Name, r.Detail)
+		}
+	}
+	if len(rep.Results) != len(want) {
+		t.Errorf("%d results", len(rep.Results))
+	}
+}
+
+// operator answers the simulator's prompts with the codes of the SMS file,
+// as a person reading their phone would.
+type operator struct {
+	t      *testing.T
+	sms    *simulator.SMSFile
+	answer *io.PipeWriter
+	asked  []string
+}
+
+func (o *operator) Write(p []byte) (int, error) {
+	m := regexp.MustCompile(`newest SMS to (\+\d+)`).FindSubmatch(p)
+	if m == nil {
+		return len(p), nil
+	}
+	o.asked = append(o.asked, string(m[1]))
+	sms, err := o.sms.Wait(context.Background(), string(m[1]), 0)
+	if err != nil {
+		o.t.Error(err)
+	}
+	go fmt.Fprintf(o.answer, "%s\n", sms.Code)
+	return len(p), nil
+}
+
+func TestConformanceInteractive(t *testing.T) {
+	tg := startTarget(t)
+	in, answers := io.Pipe()
+	op := &operator{t: t, sms: tg.codes(t), answer: answers}
+	rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+		Client: tg.client(t, nil, 0), Codes: simulator.NewPrompt(in, op),
+		Match: regexp.MustCompile(`^(verifyOtp/success|cards/verify-success|idempotency/replay-send-success)$`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Status != simulator.Pass {
+			t.Errorf("%s: %s %s", r.Name, r.Status, r.Detail)
+		}
+		if r.Name == "idempotency/replay-send-success" && !strings.Contains(r.Detail, "not checked") {
+			t.Errorf("replay: the SMS count cannot be checked interactively, yet: %q", r.Detail)
+		}
+	}
+	if len(op.asked) != 2 {
+		t.Errorf("the operator was asked %d times (%v), want 2", len(op.asked), op.asked)
+	}
+}

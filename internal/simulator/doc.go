@@ -1,0 +1,67 @@
+// Package simulator plays Google against an otpgate deployment: it builds
+// the requests of both dialects (fresh requestIds, current timestamps, the
+// PIAID), protects them with Google's side of the envelope, reads the
+// answers back through it, and runs two things with that client: a
+// conformance catalogue (Conformance) and a closed-loop load generator
+// (Load). `otpgate simulate` is its command line; the package's own tests
+// run the whole catalogue against an in-process server.
+//
+// # Google's side of the envelope
+//
+// Config.Codec is an envelope.Codec used the other way round from the
+// server's: Seal protects a request as Google does, Open reads the
+// integrator's answer and fails with envelope.ErrUndecryptable or
+// envelope.ErrBadSignature. The pgp and jose codecs need no adapter: build
+// them with Google's private key as "ours" and the deployment's public key as
+// "Google's". The bad-signature scenario takes a second such codec signing
+// with a key the deployment does not trust (ConformanceConfig.Impostor), the
+// wrong-key scenario one encrypting to a stranger's public key
+// (ConformanceConfig.Misdirected); each is skipped, saying so, without it.
+//
+// # Fixture accounts
+//
+// The scenarios and the load play against the accounts of
+// testdata/conformance-accounts.jsonl (also printed by `otpgate simulate
+// fixtures`), in the format of `otpgate accounts import`: phones
+// +917000000001 on for the conformance accounts, +917000100000 on for the
+// LoadAccounts load accounts, association ids and account ids starting with
+// "sim-", cards from 499999…, and +917000099999 (UnknownPhone) reserved as a
+// phone no account may have. Import them into a sandbox with
+//
+//	otpgate accounts import --data-dir DIR internal/simulator/testdata/conformance-accounts.jsonl
+//
+// Every scenario that spends a send budget owns accounts of its own (see
+// PoolSize) and moves to the next when the budget of one is spent, so the
+// catalogue runs again and again against one sandbox with the default
+// budgets (at least 10 runs in 15 minutes); OTP_LIMIT_REACHED is produced on
+// an account of its own and stays produced while it is limited.
+//
+// # Conformance against a sandbox
+//
+//	otpgate serve --insecure-plaintext --data-dir DIR --sms-file sms.jsonl --piaid SANDBOX_PIAID
+//	otpgate simulate conformance --target http://127.0.0.1:8080 --insecure-plaintext \
+//	    --sms-file sms.jsonl --piaid SANDBOX_PIAID [--json]
+//
+// The sandbox keeps its default budgets (the OTP_LIMIT_REACHED scenario needs
+// a --send-limit below --limit-probe). Codes come from the SMS file sink, or
+// with --interactive from an operator who types them. The run prints a table
+// (or JSON) and exits non-zero when a scenario failed. A few rules cannot be
+// driven from outside (an SMS provider failing, a code expiring after five
+// minutes, a database outage): they are listed as skipped, with the reason.
+//
+// # Load
+//
+//	otpgate serve --insecure-plaintext --data-dir DIR --sms-file sms.jsonl --send-limit 1000000/1m
+//	otpgate simulate load --target http://127.0.0.1:8080 --insecure-plaintext --sms-file sms.jsonl \
+//	    --scenario flow --workers 8 --duration 10s --floor
+//
+// A load target needs a generous --send-limit: every flow and send spends
+// one send of its worker's account. Each worker owns one load account, so no
+// worker's send retires another's code. flow reads each code by tailing the
+// SMS file (SMSFile keeps its offset and parses only new lines); verify
+// measures verifyOtp of an already consumed code (OTP_ALREADY_USED), the
+// pure claim, lookup and record path; send measures sendOtp alone. --floor
+// adds what the envelope alone allows on this machine (Google's side
+// sealing the run's requests and opening its answers on every core) and the
+// run's throughput as a fraction of it.
+package simulator
