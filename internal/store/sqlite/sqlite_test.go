@@ -143,3 +143,24 @@ func TestPurge(t *testing.T) {
 		}
 	}
 }
+
+func TestSynchronousMode(t *testing.T) {
+	ctx := context.Background()
+	for mode, want := range map[string]int{"": 2, "full": 2, "normal": 1} {
+		s, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got != want {
+			t.Errorf("synchronous %q: PRAGMA says %d, want %d", mode, got, want)
+		}
+	}
+	if _, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: "off"}); err == nil {
+		t.Error("synchronous off was accepted")
+	}
+}
