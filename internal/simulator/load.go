@@ -39,7 +39,11 @@ var loadMeasures = map[string]string{
 // until Duration has passed or Count iterations were started.
 type LoadConfig struct {
 	// Client talks to the target; build it with MaxConns ≥ Workers.
-	Client   *Client
+	Client *Client
+	// Others are more instances of the same deployment (one database):
+	// worker i talks to ([Client] + Others)[i mod n], so that several
+	// instances share the load evenly.
+	Others   []*Client
 	Scenario string // LoadFlow, LoadVerify or LoadSend
 	Workers  int    // 1 to LoadAccounts: each worker owns one load account
 	Duration time.Duration
@@ -54,6 +58,21 @@ type LoadConfig struct {
 	// Progress gets a progress line every ProgressEvery (default 1 s).
 	Progress      io.Writer
 	ProgressEvery time.Duration
+}
+
+// clientFor is the client worker i talks to.
+func (cfg *LoadConfig) clientFor(i int) *Client {
+	all := append([]*Client{cfg.Client}, cfg.Others...)
+	return all[i%len(all)]
+}
+
+// targets names every instance under load.
+func (cfg *LoadConfig) targets() string {
+	names := []string{cfg.Client.Target()}
+	for _, c := range cfg.Others {
+		names = append(names, c.Target())
+	}
+	return strings.Join(names, " ")
 }
 
 // LoadReport is the outcome of a load run.
@@ -226,7 +245,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	accts := fixtures().loadAccounts()
 	workers := make([]*loadWorker, cfg.Workers)
 	for i := range workers {
-		workers[i] = &loadWorker{cfg: &cfg, c: cfg.Client, acct: accts[i], lat: map[string][]time.Duration{},
+		workers[i] = &loadWorker{cfg: &cfg, c: cfg.clientFor(i), acct: accts[i], lat: map[string][]time.Duration{},
 			answers: map[string]int{}, errs: map[string]int{}, capture: map[string]*Response{},
 			requests: &requests, failures: &failures}
 	}
@@ -272,7 +291,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	cancel()
 	<-progressDone
 
-	rep := &LoadReport{Target: cfg.Client.Target(), Envelope: cfg.Client.Codec().Name(), Scenario: cfg.Scenario,
+	rep := &LoadReport{Target: cfg.targets(), Envelope: cfg.Client.Codec().Name(), Scenario: cfg.Scenario,
 		Measures: loadMeasures[cfg.Scenario], Workers: cfg.Workers, Cores: runtime.GOMAXPROCS(0),
 		Seconds: elapsed.Seconds(), Methods: map[string]Latency{}, Outcomes: map[string]int{}, Errors: map[string]int{}}
 	var all []time.Duration

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/simulator"
+	"github.com/otpgate/otpgate/internal/sms"
 )
 
 func TestLoad(t *testing.T) {
@@ -111,5 +112,31 @@ func TestLoadCountsFailures(t *testing.T) {
 	}
 	if rep.Outcomes["sendOtp 200 SUCCESS"] != 5 || rep.Outcomes["sendOtp 200 OTP_LIMIT_REACHED"] != 3 || rep.Failures != 3 || rep.Err() == nil {
 		t.Errorf("outcomes %v, %d failures, Err %v", rep.Outcomes, rep.Failures, rep.Err())
+	}
+}
+
+// TestLoadSpreadsOverInstances: with Others, the workers share the load
+// between the instances, and the report names them all.
+func TestLoadSpreadsOverInstances(t *testing.T) {
+	a, b := startTarget(t, withPolicy(generous)), startTarget(t, withPolicy(generous))
+	rep, err := simulator.Load(context.Background(), simulator.LoadConfig{Client: a.client(t, nil, 2),
+		Others: []*simulator.Client{b.client(t, nil, 2)}, Scenario: simulator.LoadSend, Workers: 4, Count: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil || rep.Requests != 40 {
+		t.Fatalf("%v: %d requests, %v", err, rep.Requests, rep.Outcomes)
+	}
+	for name, tg := range map[string]*target{"a": a, "b": b} {
+		msgs, err := sms.ReadFile(tg.smsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) < 10 {
+			t.Errorf("instance %s sent %d of 40 SMS: the load was not spread", name, len(msgs))
+		}
+	}
+	if !strings.Contains(rep.Target, a.url) || !strings.Contains(rep.Target, b.url) {
+		t.Errorf("report target %q does not name both instances", rep.Target)
 	}
 }
