@@ -454,3 +454,19 @@ func assertNoSecrets(t *testing.T, logs string, codes, phones []string, skip fun
 		}
 	}
 }
+
+// logged reports whether the process's standard error holds sub, waiting up
+// to a few seconds: lines reach the buffer through a pipe whose reader may
+// lag behind the event that caused them.
+func (p *e2eProc) logged(sub string) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if strings.Contains(p.stderr.String(), sub) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

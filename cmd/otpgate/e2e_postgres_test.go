@@ -89,8 +89,7 @@ func (f *pgFixture) serve(name string, viaEnv bool, extra ...string) *e2eProc {
 		args = append(args, "--database-url", f.url)
 	}
 	p := e2eServe(t, env, append(args, extra...)...)
-	// The start-up line is logged before the port opens.
-	if !strings.Contains(p.stderr.String(), `"database":"postgres"`) {
+	if !p.logged(`"database":"postgres"`) {
 		t.Fatalf("instance %s does not run on PostgreSQL:\n%s", name, p.stderr)
 	}
 	return p
@@ -544,7 +543,7 @@ func TestE2EPostgresCrashOnOneInstance(t *testing.T) {
 			t.Errorf("message %d went to %q, want %s", i+1, m.To, pgPhone(1))
 		}
 	}
-	if !strings.Contains(b.stderr.String(), "resuming a") {
+	if !b.logged("resuming a") {
 		t.Errorf("instance b did not log the resumption of the sendOtp:\n%s", b.stderr)
 	}
 

@@ -126,7 +126,7 @@ func TestE2ECrashBetweenClaimAndRecord(t *testing.T) {
 
 	t.Run("logs have no codes or phone numbers", func(t *testing.T) {
 		logs := first.stderr.String() + second.stderr.String()
-		if !strings.Contains(second.stderr.String(), "resuming a") || !strings.Contains(second.stderr.String(), "did not finish") {
+		if !second.logged("resuming a") || !second.logged("did not finish") {
 			t.Errorf("the restarted server did not log the resumption of the sendOtp:\n%s", second.stderr)
 		}
 		assertNoSecrets(t, logs, []string{code1, code2}, []string{phone}, nil)

@@ -17,6 +17,15 @@
 // with a key the deployment does not trust (ConformanceConfig.Impostor), the
 // wrong-key scenario one encrypting to a stranger's public key
 // (ConformanceConfig.Misdirected); each is skipped, saying so, without it.
+// `otpgate simulate` builds all three from key files: --google-pgp-key
+// (Google's private key, whose public part the deployment has as
+// --pgp-google-key) and --integrator-pgp-key (the public part of the
+// deployment's --pgp-key) for the client, --impostor-pgp-key (a private key
+// the deployment does not trust) and --stranger-pgp-key (a public key not
+// the deployment's) for the probes; the same with -jose- for JOSE, with
+// serve's --jose-key-alg, --jose-enc, --jose-sig-alg and --jose-compress.
+// Before a run it sends one echo and stops, naming the flag to fix, when
+// the answer shows another scheme or keys that are not each other's pairs.
 //
 // # Fixture accounts
 //
@@ -28,7 +37,8 @@
 // "sim-", cards from 499999…, and +917000099999 (UnknownPhone) reserved as a
 // phone no account may have. Import them into a sandbox with
 //
-//	otpgate accounts import --data-dir DIR internal/simulator/testdata/conformance-accounts.jsonl
+//	otpgate simulate fixtures --out simulator-accounts.jsonl
+//	otpgate accounts import --data-dir DIR simulator-accounts.jsonl
 //
 // Every scenario that spends a send budget owns accounts of its own (see
 // PoolSize) and moves to the next when the budget of one is spent, so the
@@ -42,6 +52,14 @@
 //	otpgate simulate conformance --target http://127.0.0.1:8080 --insecure-plaintext \
 //	    --sms-file sms.jsonl --piaid SANDBOX_PIAID [--json]
 //
+// and, protected (keys from `otpgate keys generate` and `export-public`):
+//
+//	otpgate serve --pgp-key ours.asc --pgp-google-key google.pub.asc --data-dir DIR \
+//	    --sms-file sms.jsonl --piaid SANDBOX_PIAID
+//	otpgate simulate conformance --target http://127.0.0.1:8080 --sms-file sms.jsonl --piaid SANDBOX_PIAID \
+//	    --google-pgp-key google.asc --integrator-pgp-key ours.pub.asc \
+//	    --impostor-pgp-key impostor.asc --stranger-pgp-key stranger.pub.asc
+//
 // The sandbox keeps its default budgets (the OTP_LIMIT_REACHED scenario needs
 // a --send-limit below --limit-probe). Codes come from the SMS file sink, or
 // with --interactive from an operator who types them. The run prints a table
@@ -51,17 +69,21 @@
 //
 // # Load
 //
-//	otpgate serve --insecure-plaintext --data-dir DIR --sms-file sms.jsonl --send-limit 1000000/1m
-//	otpgate simulate load --target http://127.0.0.1:8080 --insecure-plaintext --sms-file sms.jsonl \
+//	otpgate serve --pgp-key ours.asc --pgp-google-key google.pub.asc --data-dir DIR --sms-file sms.jsonl \
+//	    --send-limit 1000000/1m --fail-limit 1000000/1m
+//	otpgate simulate load --target http://127.0.0.1:8080 --sms-file sms.jsonl \
+//	    --google-pgp-key google.asc --integrator-pgp-key ours.pub.asc \
 //	    --scenario flow --workers 8 --duration 10s --floor
 //
-// A load target needs a generous --send-limit: every flow and send spends
-// one send of its worker's account. Each worker owns one load account, so no
+// A load target needs generous budgets (--send-limit, --fail-limit): every
+// flow and send spends one send of its worker's account. Each worker owns one load account, so no
 // worker's send retires another's code. flow reads each code by tailing the
 // SMS file (SMSFile keeps its offset and parses only new lines); verify
 // measures verifyOtp of an already consumed code (OTP_ALREADY_USED), the
 // pure claim, lookup and record path; send measures sendOtp alone. --floor
 // adds what the envelope alone allows on this machine (Google's side
-// sealing the run's requests and opening its answers on every core) and the
-// run's throughput as a fraction of it.
+// sealing the run's requests and opening its answers on every core, with
+// the client's own codec and keys) and the run's throughput as a fraction
+// of it. The simulator's sealing mirrors the server's, so when both share
+// the machine's cores at most about half the floor is reachable.
 package simulator
