@@ -465,6 +465,7 @@ func listScenarios(w io.Writer) error {
 type simulateLoadCmd struct {
 	simulateTarget `embed:""`
 
+	Also          []string      `help:"More instances of the same deployment (one database, e.g. behind a load balancer): workers are spread over --target and these." placeholder:"URL"`
 	Scenario      string        `help:"flow (sendOtp, code, verifyOtp), verify (verifyOtp of a used code) or send (sendOtp)." enum:"flow,verify,send" default:"flow"`
 	Workers       int           `help:"Concurrent closed loops, each with a load account of its own (1 to 256)." default:"8"`
 	Duration      time.Duration `help:"Run this long." xor:"amount" required:""`
@@ -486,6 +487,16 @@ func (c *simulateLoadCmd) Run(ctx context.Context) error {
 	// with the same keys and algorithms as the run.
 	cfg := simulator.LoadConfig{Client: client, Scenario: c.Scenario, Workers: c.Workers, Duration: c.Duration,
 		Count: c.Count, Floor: c.Floor, FloorDuration: c.FloorDuration}
+	for _, target := range c.Also {
+		other, err := simulator.New(simulator.Config{Target: target, Codec: client.Codec(), PIAID: c.PIAID, MaxConns: c.Workers})
+		if err != nil {
+			return err
+		}
+		if err := c.preflight(ctx, other, scheme); err != nil {
+			return fmt.Errorf("--also %s: %w", target, err)
+		}
+		cfg.Others = append(cfg.Others, other)
+	}
 	if !c.Quiet {
 		cfg.Progress = os.Stderr
 	}
