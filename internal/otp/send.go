@@ -257,7 +257,7 @@ func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error)
 			budgets []Budget
 		}{{EventSend, s.policy.SendBudgets}, {EventVerifyFail, s.policy.FailBudgets}} {
 			for _, b := range rule.budgets {
-				n, err := tx.CountEvents(rule.kind, subject, now.Add(-b.Per))
+				n, err := tx.CountEvents(rule.kind, subject, now.Add(-b.Per), b.Count)
 				if err != nil {
 					return false, err
 				}

@@ -44,10 +44,12 @@ type Tx interface {
 	// AccountByCard finds a card by the keyed hash of its number.
 	AccountByCard(cardHash []byte) (*Account, *Card, error)
 
-	// CountEvents counts events after since. It serializes with other
+	// CountEvents counts events after since, stopping at atMost: a budget
+	// only needs to know whether it is spent, and a subject with a long
+	// history must not make every send slower. It serializes with other
 	// counters of the same subject until the transaction ends, so that two
 	// instances cannot both see a budget one short of spent.
-	CountEvents(kind EventKind, subject string, since time.Time) (int, error)
+	CountEvents(kind EventKind, subject string, since time.Time, atMost int) (int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
 
 	InsertChallenge(c *Challenge) error

@@ -156,7 +156,7 @@ func TestRetriesLostConnections(t *testing.T) {
 		if calls == 1 {
 			terminate()
 		}
-		_, err := tx.CountEvents(otp.EventSend, "account:A1", time.Time{})
+		_, err := tx.CountEvents(otp.EventSend, "account:A1", time.Time{}, 1)
 		return err
 	})
 	if err != nil || calls != 2 {

@@ -159,13 +159,13 @@ func (t *pgTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
 // CountEvents first locks the subject, so that a transaction that counts and
 // then adds an event is not overtaken by another one doing the same: a budget
 // holds across instances as it does with one writer.
-func (t *pgTx) CountEvents(kind otp.EventKind, subject string, since time.Time) (int, error) {
+func (t *pgTx) CountEvents(kind otp.EventKind, subject string, since time.Time, atMost int) (int, error) {
 	if err := t.lock("events", subject); err != nil {
 		return 0, err
 	}
 	var n int
-	err := t.tx.QueryRow(t.ctx, `SELECT COUNT(*) FROM events WHERE kind = $1 AND subject = $2 AND at > $3`,
-		string(kind), subject, since.UnixMilli()).Scan(&n)
+	err := t.tx.QueryRow(t.ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = $1 AND subject = $2 AND at > $3 LIMIT $4) AS recent`,
+		string(kind), subject, since.UnixMilli(), atMost).Scan(&n)
 	if err != nil {
 		return 0, t.fail("count events", err)
 	}

@@ -221,7 +221,7 @@ const (
 	qAccountByAssociation = `SELECT a.id, a.phone, a.status FROM accounts a JOIN associations s ON s.account_id = a.id WHERE s.id = ?`
 	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
 		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`
-	qCountEvents     = `SELECT COUNT(*) FROM events WHERE kind = ? AND subject = ? AND at > ?`
+	qCountEvents     = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject = ? AND at > ? LIMIT ?)`
 	qAddEvent        = `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`
 	qInsertChallenge = `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -334,10 +334,10 @@ func (t *sqlTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
 	return &a, &c, nil
 }
 
-func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time) (int, error) {
+func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time, atMost int) (int, error) {
 	var n int
 	err := t.queryRow(qCountEvents,
-		string(kind), subject, since.UnixMilli()).Scan(&n)
+		string(kind), subject, since.UnixMilli(), atMost).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count events: %w", err)
 	}

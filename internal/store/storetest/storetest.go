@@ -121,9 +121,13 @@ func lockChallenge(t *testing.T, s otp.Store, id string) *otp.Challenge {
 }
 
 func countEvents(t *testing.T, s otp.Store, kind otp.EventKind, subject string, since time.Time) int {
+	return countEventsUpTo(t, s, kind, subject, since, 1000)
+}
+
+func countEventsUpTo(t *testing.T, s otp.Store, kind otp.EventKind, subject string, since time.Time, atMost int) int {
 	t.Helper()
 	var n int
-	inTx(t, s, func(tx otp.Tx) (err error) { n, err = tx.CountEvents(kind, subject, since); return err })
+	inTx(t, s, func(tx otp.Tx) (err error) { n, err = tx.CountEvents(kind, subject, since, atMost); return err })
 	return n
 }
 
@@ -447,6 +451,12 @@ func testEvents(t *testing.T, open Opener) {
 			t.Errorf("CountEvents(%s, %s, t0%+v) = %d, want %d", c.kind, c.subject, c.since.Sub(t0), got, c.want)
 		}
 	}
+	// Counting stops at atMost: a budget only asks whether it is spent.
+	for atMost, want := range map[int]int{1: 1, 2: 2, 3: 3, 10: 3} {
+		if got := countEventsUpTo(t, s, otp.EventSend, "account:A1", t0.Add(-time.Millisecond), atMost); got != want {
+			t.Errorf("CountEvents up to %d = %d, want %d", atMost, got, want)
+		}
+	}
 }
 
 func testChallenges(t *testing.T, open Opener) {
@@ -523,7 +533,7 @@ func testPurge(t *testing.T, open Opener) {
 			}
 		}
 		// Rows that budgets touched must not stop a purge.
-		_, err := tx.CountEvents(otp.EventSend, "account:A1", t0)
+		_, err := tx.CountEvents(otp.EventSend, "account:A1", t0, 100)
 		return err
 	})
 	n, err := s.Purge(ctx, cut)
@@ -763,7 +773,7 @@ func testConcurrentBudget(t *testing.T, open Opener) {
 		won := false
 		err := s.Tx(context.Background(), func(tx otp.Tx) error {
 			won = false
-			n, err := tx.CountEvents(otp.EventSend, "account:A1", t0.Add(-time.Hour))
+			n, err := tx.CountEvents(otp.EventSend, "account:A1", t0.Add(-time.Hour), 100)
 			if err != nil || n >= limit {
 				return err
 			}
