@@ -189,6 +189,16 @@ func TestE2EStartupRefusals(t *testing.T) {
 			[]string{"open-secret", "0644", "chmod 600"}},
 		{"claim lease not above SMS timeout", []string{"--insecure-plaintext", "--sms-file", smsFile, "--sms-timeout", "10s", "--claim-lease", "10s"},
 			[]string{"--claim-lease", "must exceed --sms-timeout"}},
+		{"base path without a leading slash", []string{"--insecure-plaintext", "--sms-file", smsFile, "--base-path", "otp"},
+			[]string{"--base-path", "leading /"}},
+		{"base path with a pattern character", []string{"--insecure-plaintext", "--sms-file", smsFile, "--base-path", "/otp/{x}"},
+			[]string{"--base-path"}},
+		{"purge interval of zero", []string{"--insecure-plaintext", "--sms-file", smsFile, "--purge-interval", "0s"},
+			[]string{"--purge-interval"}},
+		{"retention shorter than a day", []string{"--insecure-plaintext", "--sms-file", smsFile, "--retention", "1h"},
+			[]string{"--retention", "at least 24h"}},
+		{"code length out of range", []string{"--insecure-plaintext", "--sms-file", smsFile, "--code-length", "4"},
+			[]string{"--code-length"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -69,6 +69,22 @@ type serveCmd struct {
 	ShutdownTimeout time.Duration `help:"How long in-flight requests get to finish on SIGTERM; must exceed --sms-timeout plus --in-flight-wait." default:"20s"`
 }
 
+// validBasePath accepts "" or a path of safe characters with a leading /.
+func validBasePath(p string) bool {
+	if p == "" {
+		return true
+	}
+	if p[0] != '/' {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/-._~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // databaseName names the database for the start-up log, without credentials.
 func (c *serveCmd) databaseName() string {
 	if c.DatabaseURL == "" {
@@ -130,6 +146,18 @@ func (c *serveCmd) check() error {
 			"secrets, or a code sent by one would not verify on another")
 	case c.MaxResends < 0 || c.CardSessionLifetime <= 0:
 		return errors.New("--max-resends must be 0 or more and --card-session-lifetime positive")
+	case !validBasePath(c.BasePath):
+		return fmt.Errorf("--base-path %q: empty, or a path such as /otp (a leading /, then letters, digits and -._~/)", c.BasePath)
+	case c.TimestampWindow <= 0 || c.MaxBodyBytes <= 0 || c.SMSTimeout <= 0:
+		return errors.New("--timestamp-window, --max-body-bytes and --sms-timeout must be positive")
+	case c.PurgeInterval < time.Second:
+		return fmt.Errorf("--purge-interval %s: at least 1s", c.PurgeInterval)
+	case c.Retention < 24*time.Hour:
+		// Shorter, and Google's retries (or a late verifyOtp) would find
+		// their requestId forgotten.
+		return fmt.Errorf("--retention %s: at least 24h", c.Retention)
+	case c.ChallengeKeep < 0:
+		return fmt.Errorf("--challenge-retention %s: 0 or more", c.ChallengeKeep)
 	}
 	if err := c.policy().Validate(); err != nil {
 		return fmt.Errorf("--send-limit, --fail-limit, --claim-lease or --in-flight-wait: %w", err)

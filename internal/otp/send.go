@@ -273,7 +273,10 @@ func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error)
 // deliver sends the SMS of a plan and records its outcome.
 func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) {
 	rec := plan.rec
-	sendErr := s.messenger.SendCode(ctx, plan.phone, plan.code, plan.token)
+	// Google hanging up must not fail a send in progress: the answer is
+	// recorded and replayed, so it has to say what really happened. The
+	// providers bound each send with their own timeout.
+	sendErr := s.messenger.SendCode(context.WithoutCancel(ctx), plan.phone, plan.code, plan.token)
 	if sendErr != nil {
 		s.log.Warn("SMS not accepted", "method", rec.Method, "requestId", rec.ID, "error", sendErr)
 	}

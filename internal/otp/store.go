@@ -2,7 +2,6 @@ package otp
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -131,7 +130,3 @@ const (
 	EventSend       EventKind = "send"
 	EventVerifyFail EventKind = "verify_fail"
 )
-
-// ErrNotFound is returned by stores for a row that is not there when the
-// caller needed it to be.
-var ErrNotFound = errors.New("not found")

@@ -199,3 +199,20 @@ func TestRoutes(t *testing.T) {
 	}
 	expect(t, h.sendOtp("s2", map[string]any{"associationId": "as-1"}), 503, "errorResponseCode", "SERVICE_UNAVAILABLE")
 }
+
+func TestBasePath(t *testing.T) {
+	h := newHarness(t, withBasePath("/integrator/otp"))
+	echo := map[string]any{"requestHeader": h.header("e1"), "clientMessage": "ping"}
+	expect(t, h.post("/integrator/otp/v1/echo", echo), 200, "clientMessage", "ping")
+	if r := h.post("/v1/echo", echo); r.status != http.StatusNotFound {
+		t.Errorf("the route answered without its base path: %d", r.status)
+	}
+	resp, err := http.Get(h.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Error("/healthz moved under the base path")
+	}
+}

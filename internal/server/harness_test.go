@@ -140,6 +140,11 @@ type harnessConfig struct {
 	maxBody   int64
 	codec     envelope.Codec
 	google    envelope.Codec
+	basePath  string
+}
+
+func withBasePath(p string) option {
+	return func(hc *harnessConfig) { hc.basePath = p }
 }
 
 func withCodec(c envelope.Codec) option {
@@ -204,7 +209,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if codec == nil {
 		codec = envelope.Plain{}
 	}
-	srv := server.New(server.Config{Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
+	srv := server.New(server.Config{BasePath: cfg.basePath, Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
 		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse,
 		PIAIDs: []string{piaid, otherPIAID}, Cards: hasher, ECI: "07"})
 	ts := httptest.NewServer(srv.Handler())

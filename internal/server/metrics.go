@@ -46,9 +46,6 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// Registry lets other parts (key expiry, later) add their metrics.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
-
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

@@ -218,7 +218,9 @@ func (s *Server) fail(w http.ResponseWriter, c *call, err error) (int, string) {
 		PaymentIntegratorErrorIdentifier: c.id,
 	})
 	status := ge.Code.HTTPStatus()
-	s.write(w, c, status, body)
+	if !s.write(w, c, status, body) {
+		return http.StatusServiceUnavailable, string(gsp.ServiceUnavailable)
+	}
 	return status, string(ge.Code)
 }
 
