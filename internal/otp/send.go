@@ -98,7 +98,7 @@ func (s *Service) runSend(ctx context.Context, token string, claimTx func(Tx) (O
 // fresh claim means in flight, a lapsed one is taken over. ok is false for a
 // requestId never seen.
 func (s *Service) existing(tx Tx, ref Ref, token, onFailure string, now time.Time) (out Outcome, plan *sendPlan, ok bool, err error) {
-	rec, err := claim(tx, ref)
+	rec, err := s.claim(tx, ref)
 	if err != nil || rec == nil {
 		return Outcome{}, nil, false, err
 	}

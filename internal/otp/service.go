@@ -4,7 +4,6 @@
 package otp
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -100,20 +99,31 @@ type Outcome struct {
 
 // claim looks up the idempotency record of ref inside tx. It returns the
 // record when one exists for the same payload, or ErrIdempotency.
-func claim(tx Tx, ref Ref) (*Request, error) {
+func (s *Service) claim(tx Tx, ref Ref) (*Request, error) {
 	rec, err := tx.LockRequest(ref.Scope, ref.RequestID)
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	if rec.Method != ref.Method || !bytes.Equal(rec.Fingerprint, ref.Fingerprint) {
+	if rec.Method != ref.Method || !hmac.Equal(rec.Fingerprint, s.fingerprint(ref)) {
 		return nil, ErrIdempotency
 	}
 	return rec, nil
 }
 
+// fingerprint keys a payload's fingerprint under the server secret before
+// it is stored: a verifyOtp payload holds the code the user typed, and an
+// unkeyed hash of it would give a 6-digit code away to a copy of the
+// database in a million guesses.
+func (s *Service) fingerprint(ref Ref) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("otpgate request fingerprint\x00"))
+	m.Write(ref.Fingerprint)
+	return m.Sum(nil)
+}
+
 func (s *Service) newRequest(ref Ref, now time.Time, state RequestState, result string) *Request {
 	return &Request{
-		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: ref.Fingerprint,
+		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: s.fingerprint(ref),
 		State: state, Result: result, ReplyID: newID(), CreatedAt: now, ClaimedAt: now,
 	}
 }

@@ -34,7 +34,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (Outcome, error) 
 
 func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 	now := s.now()
-	rec, err := claim(tx, r.Ref)
+	rec, err := s.claim(tx, r.Ref)
 	if err != nil {
 		return Outcome{}, err
 	}
