@@ -55,7 +55,7 @@ type AuthenticateRequest struct {
 // the request's idempotency record: its requestId is the
 // authenticateRequestId of verifyOtp and resendOtp.
 func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outcome, error) {
-	return s.claimAndDeliver(ctx, r.Ref, "", SendUnableToSend, func(tx Tx) (*Account, string, error) {
+	return s.claimAndDeliver(ctx, r.Ref, delivery{onFailure: SendUnableToSend}, func(tx Tx) (*Account, string, error) {
 		if !r.NativeOtp {
 			return nil, AuthNotRequested, nil
 		}
@@ -96,14 +96,15 @@ type ResendRequest struct {
 // previous one. When the SMS fails nothing is recorded and the resend is
 // given back: the answer is ErrSendFailed (503) and a retry tries again.
 func (s *Service) Resend(ctx context.Context, r ResendRequest, p CardPolicy) (Outcome, error) {
-	return s.runSend(ctx, "", func(tx Tx) (Outcome, *sendPlan, error) {
+	return s.runSend(ctx, func(tx Tx) (Outcome, *sendPlan, error) {
 		return s.claimResend(tx, r, p)
 	})
 }
 
 func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *sendPlan, error) {
 	now := s.now()
-	if out, plan, ok, err := s.existing(tx, r.Ref, "", "", now); ok || err != nil {
+	d := delivery{session: &Ref{Scope: r.Scope, RequestID: r.AuthenticateRequestID}}
+	if out, plan, ok, err := s.existing(tx, r.Ref, d, now); ok || err != nil {
 		return out, plan, err
 	}
 	finish := func(result string) (Outcome, *sendPlan, error) {
@@ -140,7 +141,8 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if err != nil {
 		return Outcome{}, nil, err
 	}
-	sess.ChallengeID = ch.ID
+	// The resend is spent now, so that concurrent resends cannot overrun
+	// the limit; the session points at the new code once its SMS is out.
 	sess.Sends++
 	if err := tx.UpdateRequest(sess); err != nil {
 		return Outcome{}, nil, err
@@ -150,8 +152,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
-	session := Ref{Scope: r.Scope, RequestID: r.AuthenticateRequestID}
-	return Outcome{}, &sendPlan{rec: rec, phone: acct.Phone, code: code, session: &session}, nil
+	return Outcome{}, &sendPlan{delivery: d, rec: rec, phone: acct.Phone, code: code}, nil
 }
 
 // CardHasher keys card numbers: the directory and the requests meet on

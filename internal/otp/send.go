@@ -37,20 +37,30 @@ type SendRequest struct {
 	SMSMatchingToken string
 }
 
-// sendPlan is the work left after the claiming transaction: send this code to
-// this phone, then record the outcome under this claim.
-type sendPlan struct {
-	rec   *Request
-	phone string
-	code  string
+// delivery says how a method sends and what it does when the SMS fails.
+type delivery struct {
 	token string // smsMatchingToken, "" for India Cards
 	// onFailure is the stored result when the SMS fails; "" means the method
 	// has none, and the claim is withdrawn instead (ErrSendFailed).
 	onFailure string
-	// session is the authenticate record a resend belongs to, whose Sends
-	// is given back when the resend's SMS fails.
+	// session is the authenticate record a resend belongs to: it points at
+	// the new code once the SMS is out, and gets its resend back if not.
 	session *Ref
 }
+
+// sendPlan is the work left after the claiming transaction: send this code to
+// this phone, then record the outcome under this claim.
+type sendPlan struct {
+	delivery
+	rec       *Request
+	accountID string
+	phone     string
+	code      string
+}
+
+// withdrawn marks the outcome of a claiming transaction that gave up its
+// claim (and committed that), to be answered with ErrSendFailed.
+const withdrawn = "withdrawn"
 
 // Send runs a sendOtp: claim the requestId and create the challenge in one
 // short transaction, send the SMS outside any transaction, then record the
@@ -58,7 +68,7 @@ type sendPlan struct {
 // claim has lapsed (its instance died mid-send) takes it over with a fresh
 // code, so no two codes of one challenge are ever valid.
 func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
-	return s.claimAndDeliver(ctx, r.Ref, r.SMSMatchingToken, SendUnableToSend, func(tx Tx) (*Account, string, error) {
+	return s.claimAndDeliver(ctx, r.Ref, delivery{token: r.SMSMatchingToken, onFailure: SendUnableToSend}, func(tx Tx) (*Account, string, error) {
 		return s.resolveAccount(tx, r)
 	})
 }
@@ -69,15 +79,15 @@ type resolveFunc func(tx Tx) (*Account, string, error)
 
 // claimAndDeliver is the two-transaction send shared by sendOtp and
 // authenticate.
-func (s *Service) claimAndDeliver(ctx context.Context, ref Ref, token, onFailure string, resolve resolveFunc) (Outcome, error) {
-	return s.runSend(ctx, token, func(tx Tx) (Outcome, *sendPlan, error) {
-		return s.claimNew(tx, ref, token, onFailure, resolve)
+func (s *Service) claimAndDeliver(ctx context.Context, ref Ref, d delivery, resolve resolveFunc) (Outcome, error) {
+	return s.runSend(ctx, func(tx Tx) (Outcome, *sendPlan, error) {
+		return s.claimNew(tx, ref, d, resolve)
 	})
 }
 
 // runSend runs a claiming transaction (waiting while a duplicate is in
 // flight), then delivers the plan it made, if any.
-func (s *Service) runSend(ctx context.Context, token string, claimTx func(Tx) (Outcome, *sendPlan, error)) (Outcome, error) {
+func (s *Service) runSend(ctx context.Context, claimTx func(Tx) (Outcome, *sendPlan, error)) (Outcome, error) {
 	var plan *sendPlan
 	out, err := s.waitInFlight(ctx, func() (Outcome, error) {
 		var out Outcome
@@ -88,6 +98,9 @@ func (s *Service) runSend(ctx context.Context, token string, claimTx func(Tx) (O
 		})
 		return out, err
 	})
+	if err == nil && out.Result == withdrawn {
+		return Outcome{}, ErrSendFailed
+	}
 	if err != nil || plan == nil {
 		return out, err
 	}
@@ -97,7 +110,7 @@ func (s *Service) runSend(ctx context.Context, token string, claimTx func(Tx) (O
 // existing handles a requestId seen before: a stored answer is replayed, a
 // fresh claim means in flight, a lapsed one is taken over. ok is false for a
 // requestId never seen.
-func (s *Service) existing(tx Tx, ref Ref, token, onFailure string, now time.Time) (out Outcome, plan *sendPlan, ok bool, err error) {
+func (s *Service) existing(tx Tx, ref Ref, d delivery, now time.Time) (out Outcome, plan *sendPlan, ok bool, err error) {
 	rec, err := s.claim(tx, ref)
 	if err != nil || rec == nil {
 		return Outcome{}, nil, false, err
@@ -108,17 +121,14 @@ func (s *Service) existing(tx Tx, ref Ref, token, onFailure string, now time.Tim
 	if now.Sub(rec.ClaimedAt) < s.policy.ClaimLease {
 		return Outcome{}, nil, true, ErrInFlight
 	}
-	out, plan, err = s.takeOver(tx, rec, now)
-	if plan != nil {
-		plan.token, plan.onFailure = token, onFailure
-	}
+	out, plan, err = s.takeOver(tx, rec, d, now)
 	return out, plan, true, err
 }
 
 // claimNew is the first transaction of sendOtp and authenticate.
-func (s *Service) claimNew(tx Tx, ref Ref, token, onFailure string, resolve resolveFunc) (Outcome, *sendPlan, error) {
+func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Outcome, *sendPlan, error) {
 	now := s.now()
-	if out, plan, ok, err := s.existing(tx, ref, token, onFailure, now); ok || err != nil {
+	if out, plan, ok, err := s.existing(tx, ref, d, now); ok || err != nil {
 		return out, plan, err
 	}
 	acct, result, err := resolve(tx)
@@ -145,15 +155,14 @@ func (s *Service) claimNew(tx Tx, ref Ref, token, onFailure string, resolve reso
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
-	return Outcome{}, &sendPlan{rec: rec, phone: acct.Phone, code: code, token: token, onFailure: onFailure}, nil
+	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}, nil
 }
 
-// startChallenge retires the account's live codes and creates a new one,
-// counting the send against the budgets.
+// startChallenge creates a code for the account, sending until its SMS is
+// accepted, and counts the send against the budgets. The account's older
+// codes stay valid until then: a send that fails must not take away a code
+// the user already has.
 func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
-	if err := tx.SupersedeChallenges(acct.ID); err != nil {
-		return nil, "", err
-	}
 	code := s.newCode()
 	ch := &Challenge{ID: newID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
@@ -172,7 +181,7 @@ func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challeng
 // takeOver resumes a pending request whose claimant vanished. The code of the
 // first attempt lived only in that process's memory, and its SMS may or may not
 // have gone out: replace the challenge's code so that at most one is valid.
-func (s *Service) takeOver(tx Tx, rec *Request, now time.Time) (Outcome, *sendPlan, error) {
+func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outcome, *sendPlan, error) {
 	ch, err := tx.LockChallenge(rec.ChallengeID)
 	if err != nil {
 		return Outcome{}, nil, err
@@ -180,7 +189,13 @@ func (s *Service) takeOver(tx Tx, rec *Request, now time.Time) (Outcome, *sendPl
 	if ch == nil || ch.State != ChallengeSending {
 		// A newer send superseded it (or it was purged): this one can no
 		// longer deliver a valid code, and nothing says its SMS went out.
-		rec.State, rec.Result = RequestDone, SendUnableToSend
+		if d.onFailure == "" {
+			if err := s.withdraw(tx, rec, d.session); err != nil {
+				return Outcome{}, nil, err
+			}
+			return Outcome{Result: withdrawn}, nil, nil
+		}
+		rec.State, rec.Result = RequestDone, d.onFailure
 		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, tx.UpdateRequest(rec)
 	}
 	code := s.newCode()
@@ -195,7 +210,7 @@ func (s *Service) takeOver(tx Tx, rec *Request, now time.Time) (Outcome, *sendPl
 		return Outcome{}, nil, err
 	}
 	s.log.Warn("resuming a request whose first attempt did not finish", "method", rec.Method, "requestId", rec.ID)
-	return Outcome{}, &sendPlan{rec: rec, phone: ch.Phone, code: code}, nil
+	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: ch.AccountID, phone: ch.Phone, code: code}, nil
 }
 
 // resolveAccount finds the account of a sendOtp (SPEC §6).
@@ -297,26 +312,33 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 			out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
 			return nil
 		}
+		if sendErr == nil {
+			// Retire the account's other codes before locking this one:
+			// every writer takes the account's codes in that order, so two
+			// sends recording at once cannot deadlock.
+			if err := tx.SupersedeChallenges(plan.accountID); err != nil {
+				return err
+			}
+		}
 		ch, err := tx.LockChallenge(rec.ChallengeID)
 		if err != nil {
 			return err
 		}
-		if ch != nil && ch.State == ChallengeSending {
-			ch.State = ChallengeLive
-			if sendErr != nil {
-				ch.State = ChallengeFailed
-			}
-			if err := tx.UpdateChallenge(ch); err != nil {
+		if sendErr != nil {
+			if err := s.failed(tx, ch); err != nil {
 				return err
 			}
+			if plan.onFailure == "" {
+				return s.withdraw(tx, cur, plan.session)
+			}
+			cur.State, cur.Result = RequestDone, plan.onFailure
+			out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
+			return tx.UpdateRequest(cur)
 		}
-		if sendErr != nil && plan.onFailure == "" {
-			return s.withdraw(tx, plan)
+		if err := s.delivered(tx, ch, plan.session); err != nil {
+			return err
 		}
 		cur.State, cur.Result = RequestDone, SendSuccess
-		if sendErr != nil {
-			cur.Result = plan.onFailure
-		}
 		out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
 		return tx.UpdateRequest(cur)
 	})
@@ -329,16 +351,58 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	return out, nil
 }
 
-// withdraw undoes the claim of a request whose SMS failed and that has no
-// business result for it, giving its session back the resend it spent.
-func (s *Service) withdraw(tx Tx, plan *sendPlan) error {
-	if err := tx.DeleteRequest(plan.rec.Scope, plan.rec.ID); err != nil {
-		return err
-	}
-	if plan.session == nil {
+// delivered makes a code whose SMS was accepted the account's one valid
+// code (the caller has retired the others): the newest SMS wins, whatever
+// was sent or claimed before it. A resend's session now points at it.
+func (s *Service) delivered(tx Tx, ch *Challenge, session *Ref) error {
+	if ch == nil || ch.State == ChallengeConsumed || ch.State == ChallengeFailed {
 		return nil
 	}
-	sess, err := tx.LockRequest(plan.session.Scope, plan.session.RequestID)
+	ch.State = ChallengeLive
+	if err := tx.UpdateChallenge(ch); err != nil {
+		return err
+	}
+	if session == nil {
+		return nil
+	}
+	sess, err := tx.LockRequest(session.Scope, session.RequestID)
+	if err != nil || sess == nil {
+		return err
+	}
+	sess.ChallengeID = ch.ID
+	return tx.UpdateRequest(sess)
+}
+
+// failed retires a code whose SMS was not accepted and gives its account
+// and phone back the send it was counted as: a provider outage must not
+// spend the user's budget. The account's older code, if any, stays valid.
+func (s *Service) failed(tx Tx, ch *Challenge) error {
+	if ch == nil || ch.State != ChallengeSending {
+		return nil
+	}
+	ch.State = ChallengeFailed
+	if err := tx.UpdateChallenge(ch); err != nil {
+		return err
+	}
+	for _, subject := range budgetSubjects(&Account{ID: ch.AccountID, Phone: ch.Phone}) {
+		if err := tx.DeleteEvent(EventSend, subject, ch.CreatedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withdraw undoes the claim of a request that has no business result for a
+// failed send (resendOtp), giving its session back the resend it spent, so
+// that a retry is processed afresh.
+func (s *Service) withdraw(tx Tx, rec *Request, session *Ref) error {
+	if err := tx.DeleteRequest(rec.Scope, rec.ID); err != nil {
+		return err
+	}
+	if session == nil {
+		return nil
+	}
+	sess, err := tx.LockRequest(session.Scope, session.RequestID)
 	if err != nil || sess == nil {
 		return err
 	}

@@ -50,6 +50,9 @@ type Tx interface {
 	// instances cannot both see a budget one short of spent.
 	CountEvents(kind EventKind, subject string, since time.Time, atMost int) (int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
+	// DeleteEvent removes one event of the subject at exactly at (a send
+	// that failed gives its budget back); none there is no error.
+	DeleteEvent(kind EventKind, subject string, at time.Time) error
 
 	InsertChallenge(c *Challenge) error
 	// LockChallenge returns the challenge, or nil when it is gone.

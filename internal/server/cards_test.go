@@ -401,3 +401,20 @@ func TestCardNumbersNeverLeak(t *testing.T) {
 		t.Fatal("the flows did not run: the scan proves nothing")
 	}
 }
+
+// TestFailedResendKeepsTheDeliveredCode: a resendOtp whose SMS fails takes
+// nothing away: the code already delivered still verifies, and the budget
+// is as it was.
+func TestFailedResendKeepsTheDeliveredCode(t *testing.T) {
+	h := newHarness(t)
+	expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResult", "otpSent")
+	delivered := h.lastCode()
+	events := h.count("SELECT COUNT(*) FROM events")
+	h.sms.Fail(errors.New("provider down"))
+	expect(t, h.resend("resend-1", "auth-1"), 503, "errorResponseCode", "SERVICE_UNAVAILABLE")
+	h.sms.Fail(nil)
+	if n := h.count("SELECT COUNT(*) FROM events"); n != events {
+		t.Errorf("a failed resend left %d budget events, want %d", n, events)
+	}
+	expectOneOf(t, h.cardVerify("v-1", "auth-1", delivered), "result", "success")
+}

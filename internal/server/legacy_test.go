@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -203,4 +206,57 @@ func TestVerifyOtpOutcomes(t *testing.T) {
 		h.verifyOtp("v1", "s1", "000000")
 		expect(t, h.verifyOtp("v2", "v1", "000000"), 404, "errorResponseCode", "INVALID_IDENTIFIER")
 	})
+}
+
+// TestFailedSendsSpendNoBudgetAndKeepTheCode: an SMS the provider refused
+// is not counted against the send budget, and the code the user already
+// has stays valid.
+func TestFailedSendsSpendNoBudgetAndKeepTheCode(t *testing.T) {
+	h := newHarness(t)
+	expect(t, h.sendOtp("s-ok", map[string]any{"associationId": "as-1"}), 200, "result", "SUCCESS")
+	delivered := h.lastCode()
+	h.sms.Fail(errors.New("provider down"))
+	for i := range 6 {
+		expect(t, h.sendOtp(fmt.Sprintf("s-fail-%d", i), map[string]any{"associationId": "as-1"}), 200, "result", "MESSAGE_UNABLE_TO_BE_SENT")
+	}
+	h.sms.Fail(nil)
+	expect(t, h.verifyOtp("v-1", "s-ok", delivered), 200, "result", "SUCCESS")
+	// One success so far: four more fit the 5-per-15-minutes budget.
+	for i := range 4 {
+		expect(t, h.sendOtp(fmt.Sprintf("s-more-%d", i), map[string]any{"associationId": "as-1"}), 200, "result", "SUCCESS")
+	}
+	expect(t, h.sendOtp("s-over", map[string]any{"associationId": "as-1"}), 200, "result", "OTP_LIMIT_REACHED")
+}
+
+// slowMessenger delays every send, as a slow SMS provider would.
+type slowMessenger struct {
+	otp.Messenger
+	delay time.Duration
+}
+
+func (s slowMessenger) SendCode(ctx context.Context, phone, code, token string) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Messenger.SendCode(ctx, phone, code, token)
+}
+
+// TestHangUpDuringTheSendIsNotAFailure: Google giving up while the provider
+// is slow must not turn the send into a recorded, replayed failure.
+func TestHangUpDuringTheSendIsNotAFailure(t *testing.T) {
+	h := newHarness(t, withMessenger(func(m otp.Messenger) otp.Messenger { return slowMessenger{m, 300 * time.Millisecond} }))
+	body, _ := json.Marshal(map[string]any{"requestHeader": h.header("s1"), "smsMatchingToken": token, "associationId": "as-1"})
+	impatient := &http.Client{Timeout: 50 * time.Millisecond}
+	if resp, err := impatient.Post(h.url+"/v1/sendOtp", "application/json", bytes.NewReader(body)); err == nil {
+		resp.Body.Close()
+		t.Fatal("the impatient client got an answer")
+	}
+	time.Sleep(500 * time.Millisecond) // the send and its record finish meanwhile
+	expect(t, h.sendOtp("s1", map[string]any{"associationId": "as-1"}), 200, "result", "SUCCESS")
+	if n := len(h.sms.Messages()); n != 1 {
+		t.Errorf("%d SMS, want 1", n)
+	}
+	expect(t, h.verifyOtp("v1", "s1", h.lastCode()), 200, "result", "SUCCESS")
 }

@@ -176,6 +176,11 @@ func (t *pgTx) AddEvent(kind otp.EventKind, subject string, at time.Time) error 
 	return t.exec("add event", `INSERT INTO events (kind, subject, at) VALUES ($1, $2, $3)`, string(kind), subject, at.UnixMilli())
 }
 
+func (t *pgTx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) error {
+	return t.exec("delete event", `DELETE FROM events WHERE ctid = (SELECT ctid FROM events WHERE kind = $1 AND subject = $2 AND at = $3 LIMIT 1)`,
+		string(kind), subject, at.UnixMilli())
+}
+
 func (t *pgTx) InsertChallenge(c *otp.Challenge) error {
 	return t.exec("insert challenge", `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

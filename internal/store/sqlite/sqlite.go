@@ -223,6 +223,7 @@ const (
 		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`
 	qCountEvents     = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject = ? AND at > ? LIMIT ?)`
 	qAddEvent        = `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`
+	qDeleteEvent     = `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE kind = ? AND subject = ? AND at = ? LIMIT 1)`
 	qInsertChallenge = `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qLockChallenge = `SELECT account_id, phone, code_mac, state, attempts, created_at, expires_at
@@ -231,7 +232,7 @@ const (
 	qSupersede       = `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`
 )
 
-var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByAssociation, qAccountByCard, qCountEvents, qAddEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
+var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByAssociation, qAccountByCard, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
 
 type sqlTx struct {
 	ctx   context.Context
@@ -346,6 +347,10 @@ func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time,
 
 func (t *sqlTx) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
 	return t.exec(qAddEvent, string(kind), subject, at.UnixMilli())
+}
+
+func (t *sqlTx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) error {
+	return t.exec(qDeleteEvent, string(kind), subject, at.UnixMilli())
 }
 
 func (t *sqlTx) InsertChallenge(c *otp.Challenge) error {

@@ -451,6 +451,22 @@ func testEvents(t *testing.T, open Opener) {
 			t.Errorf("CountEvents(%s, %s, t0%+v) = %d, want %d", c.kind, c.subject, c.since.Sub(t0), got, c.want)
 		}
 	}
+	// DeleteEvent removes exactly one event at that instant; none is no error.
+	inTx(t, s, func(tx otp.Tx) error {
+		if err := tx.AddEvent(otp.EventSend, "account:A9", t0); err != nil {
+			return err
+		}
+		return tx.AddEvent(otp.EventSend, "account:A9", t0)
+	})
+	inTx(t, s, func(tx otp.Tx) error { return tx.DeleteEvent(otp.EventSend, "account:A9", t0) })
+	if got := countEvents(t, s, otp.EventSend, "account:A9", t0.Add(-time.Millisecond)); got != 1 {
+		t.Errorf("after deleting one of two events: %d left, want 1", got)
+	}
+	inTx(t, s, func(tx otp.Tx) error { return tx.DeleteEvent(otp.EventVerifyFail, "account:A9", t0) })
+	inTx(t, s, func(tx otp.Tx) error { return tx.DeleteEvent(otp.EventSend, "account:A9", t0.Add(time.Second)) })
+	if got := countEvents(t, s, otp.EventSend, "account:A9", t0.Add(-time.Millisecond)); got != 1 {
+		t.Errorf("deleting events of another kind or time removed one: %d left, want 1", got)
+	}
 	// Counting stops at atMost: a budget only asks whether it is spent.
 	for atMost, want := range map[int]int{1: 1, 2: 2, 3: 3, 10: 3} {
 		if got := countEventsUpTo(t, s, otp.EventSend, "account:A1", t0.Add(-time.Millisecond), atMost); got != want {
