@@ -19,10 +19,22 @@ type envelopeFlags struct {
 	PGPGoogleKey  []string `name:"pgp-google-key" help:"Google's PGP public key file: verifies requests, receives responses. Repeatable." type:"path" placeholder:"FILE"`
 	JOSEKey       []string `name:"jose-key" help:"Our private JWK or JWKS file (mode 0600, every key with a kid). Repeatable." type:"path" placeholder:"FILE"`
 	JOSEGoogleKey []string `name:"jose-google-key" help:"Google's public JWK or JWKS file. Repeatable." type:"path" placeholder:"FILE"`
-	JOSEKeyAlg    []string `name:"jose-key-alg" help:"JWE key algorithms accepted; the first is used for responses." default:"RSA1_5"`
-	JOSEEnc       []string `name:"jose-enc" help:"JWE content encryptions accepted; the first is used for responses." default:"A128CBC-HS256"`
-	JOSESigAlg    []string `name:"jose-sig-alg" help:"JWS signature algorithms accepted; the first is used for responses." default:"RS256"`
-	JOSECompress  bool     `name:"jose-compress" help:"Compress responses (JWE zip DEF); compressed requests are always accepted."`
+	joseAlgFlags  `embed:""`
+}
+
+// joseAlgFlags are the JOSE algorithm allow-lists. serve and simulate (which
+// plays Google) share them, so that their defaults cannot drift apart.
+type joseAlgFlags struct {
+	JOSEKeyAlg   []string `name:"jose-key-alg" help:"JWE key algorithms accepted; the first is used for what this side sends." default:"RSA1_5"`
+	JOSEEnc      []string `name:"jose-enc" help:"JWE content encryptions accepted; the first is used for what this side sends." default:"A128CBC-HS256"`
+	JOSESigAlg   []string `name:"jose-sig-alg" help:"JWS signature algorithms accepted; the first is used for what this side sends." default:"RS256"`
+	JOSECompress bool     `name:"jose-compress" help:"Compress what this side sends (JWE zip DEF); compressed bodies are always accepted."`
+}
+
+// options are the jose.Options of these flags.
+func (f joseAlgFlags) options(now func() time.Time) jose.Options {
+	return jose.Options{KeyAlgorithms: f.JOSEKeyAlg, ContentEncryptions: f.JOSEEnc,
+		SignatureAlgorithms: f.JOSESigAlg, Compress: f.JOSECompress, Now: now}
 }
 
 // scheme is the chosen scheme, "" when no keys are configured.
@@ -66,8 +78,7 @@ func (f *envelopeFlags) codec(scheme string, now func() time.Time) (envelope.Cod
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := jose.New(ks, jose.Options{KeyAlgorithms: f.JOSEKeyAlg, ContentEncryptions: f.JOSEEnc,
-			SignatureAlgorithms: f.JOSESigAlg, Compress: f.JOSECompress, Now: now})
+		c, err := jose.New(ks, f.options(now))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -53,10 +53,7 @@ type googleSideFlags struct {
 	IntegratorPGPKey  []string `name:"integrator-pgp-key" help:"The deployment's PGP PUBLIC key file (otpgate keys export-public of its --pgp-key): receives requests, verifies answers. Repeatable." type:"path" placeholder:"FILE"`
 	GoogleJOSEKey     []string `name:"google-jose-key" help:"Google's private JWK or JWKS file (mode 0600), the pair of the deployment's --jose-google-key. Repeatable." type:"path" placeholder:"FILE"`
 	IntegratorJOSEKey []string `name:"integrator-jose-key" help:"The deployment's public JWK or JWKS file (otpgate keys export-public of its --jose-key). Repeatable." type:"path" placeholder:"FILE"`
-	JOSEKeyAlg        []string `name:"jose-key-alg" help:"JWE key algorithms accepted in answers; the first is used for requests (as serve's)." default:"RSA1_5"`
-	JOSEEnc           []string `name:"jose-enc" help:"JWE content encryptions accepted in answers; the first is used for requests (as serve's)." default:"A128CBC-HS256"`
-	JOSESigAlg        []string `name:"jose-sig-alg" help:"JWS signature algorithms accepted in answers; the first is used for requests (as serve's)." default:"RS256"`
-	JOSECompress      bool     `name:"jose-compress" help:"Compress requests (JWE zip DEF); compressed answers are always read."`
+	joseAlgFlags      `embed:""`
 }
 
 // scheme is the chosen scheme: plaintext, pgp or jose.
@@ -176,8 +173,7 @@ func (t *simulateTarget) googleSideCodec(scheme string, signer, recipient sideKe
 		if err != nil {
 			return nil, misplacedKey(scheme, recipient, false, err)
 		}
-		c, err := jose.New(&jose.KeySet{Ours: signers.Ours, Google: recipients.Google}, jose.Options{
-			KeyAlgorithms: t.JOSEKeyAlg, ContentEncryptions: t.JOSEEnc, SignatureAlgorithms: t.JOSESigAlg, Compress: t.JOSECompress})
+		c, err := jose.New(&jose.KeySet{Ours: signers.Ours, Google: recipients.Google}, t.options(nil))
 		if err != nil {
 			return nil, wrap(err)
 		}
