@@ -148,7 +148,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 		return Outcome{}, nil, err
 	}
 	rec := s.newRequest(r.Ref, now, RequestPending, "")
-	rec.ChallengeID, rec.ClaimToken = ch.ID, newID()
+	rec.ChallengeID, rec.ClaimToken = ch.ID, NewID()
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}

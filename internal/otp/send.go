@@ -151,7 +151,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 		return Outcome{}, nil, err
 	}
 	rec := s.newRequest(ref, now, RequestPending, "")
-	rec.ChallengeID, rec.ClaimToken, rec.Sends = ch.ID, newID(), 1
+	rec.ChallengeID, rec.ClaimToken, rec.Sends = ch.ID, NewID(), 1
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
@@ -164,7 +164,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 // the user already has.
 func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
 	code := s.newCode()
-	ch := &Challenge{ID: newID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
+	ch := &Challenge{ID: NewID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
 	ch.CodeMAC = s.codeMAC(ch.ID, code)
 	if err := tx.InsertChallenge(ch); err != nil {
@@ -205,7 +205,7 @@ func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outc
 	if err := tx.UpdateChallenge(ch); err != nil {
 		return Outcome{}, nil, err
 	}
-	rec.ClaimToken, rec.ClaimedAt = newID(), now
+	rec.ClaimToken, rec.ClaimedAt = NewID(), now
 	if err := tx.UpdateRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}

@@ -124,7 +124,7 @@ func (s *Service) fingerprint(ref Ref) []byte {
 func (s *Service) newRequest(ref Ref, now time.Time, state RequestState, result string) *Request {
 	return &Request{
 		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: s.fingerprint(ref),
-		State: state, Result: result, ReplyID: newID(), CreatedAt: now, ClaimedAt: now,
+		State: state, Result: result, ReplyID: NewID(), CreatedAt: now, ClaimedAt: now,
 	}
 }
 
@@ -150,8 +150,9 @@ func (s *Service) newCode() string {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newID makes an opaque random identifier (our ids for calls and challenges).
-func newID() string {
+// NewID makes an opaque random identifier: our ids for calls, challenges and
+// claims.
+func NewID() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b)
 	return idEncoding.EncodeToString(b)

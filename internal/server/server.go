@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"io"
@@ -145,7 +143,7 @@ type handlerFunc func(ctx context.Context, c *call, plaintext []byte) (reply, er
 func (s *Server) method(d dialect, name string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		c := &call{id: newCallID(), method: name, dialect: d, now: s.cfg.Now()}
+		c := &call{id: otp.NewID(), method: name, dialect: d, now: s.cfg.Now()}
 		status, result := s.serve(w, r, c, h)
 		took := time.Since(start)
 		s.cfg.Metrics.observe(name, result, status, took)
@@ -250,12 +248,4 @@ func (s *Server) warnPlaintext() {
 	if now-last >= 60 && s.lastWarning.CompareAndSwap(last, now) {
 		s.log.Warn("serving PLAINTEXT request bodies: development only, Google never sends these (--insecure-plaintext)")
 	}
-}
-
-var callIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newCallID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return callIDEncoding.EncodeToString(b)
 }
