@@ -103,7 +103,7 @@ func (s *Service) Resend(ctx context.Context, r ResendRequest, p CardPolicy) (Ou
 
 func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *sendPlan, error) {
 	now := s.now()
-	d := delivery{session: &Ref{Scope: r.Scope, RequestID: r.AuthenticateRequestID}}
+	d := delivery{session: &Ref{Scope: r.Scope, Method: r.SessionMethod, RequestID: r.AuthenticateRequestID}}
 	if out, plan, ok, err := s.existing(tx, r.Ref, d, now); ok || err != nil {
 		return out, plan, err
 	}
@@ -111,11 +111,11 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 		rec := s.newRequest(r.Ref, now, RequestDone, result)
 		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
 	}
-	sess, err := tx.LockRequest(r.Scope, r.AuthenticateRequestID)
+	sess, err := tx.LockRequest(r.Scope, r.SessionMethod, r.AuthenticateRequestID)
 	if err != nil {
 		return Outcome{}, nil, err
 	}
-	if sess == nil || sess.Method != r.SessionMethod || sess.State != RequestDone || sess.Result != SendSuccess {
+	if sess == nil || sess.State != RequestDone || sess.Result != SendSuccess {
 		return Outcome{}, nil, ErrUnknownSend
 	}
 	if now.Sub(sess.CreatedAt) >= p.SessionLifetime {

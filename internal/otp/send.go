@@ -300,7 +300,7 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	// out, and a retry must get this answer rather than a second message.
 	recordCtx := context.WithoutCancel(ctx)
 	err := s.store.Tx(recordCtx, func(tx Tx) error {
-		cur, err := tx.LockRequest(rec.Scope, rec.ID)
+		cur, err := tx.LockRequest(rec.Scope, rec.Method, rec.ID)
 		if err != nil {
 			return err
 		}
@@ -365,7 +365,7 @@ func (s *Service) delivered(tx Tx, ch *Challenge, session *Ref) error {
 	if session == nil {
 		return nil
 	}
-	sess, err := tx.LockRequest(session.Scope, session.RequestID)
+	sess, err := tx.LockRequest(session.Scope, session.Method, session.RequestID)
 	if err != nil || sess == nil {
 		return err
 	}
@@ -396,13 +396,13 @@ func (s *Service) failed(tx Tx, ch *Challenge) error {
 // failed send (resendOtp), giving its session back the resend it spent, so
 // that a retry is processed afresh.
 func (s *Service) withdraw(tx Tx, rec *Request, session *Ref) error {
-	if err := tx.DeleteRequest(rec.Scope, rec.ID); err != nil {
+	if err := tx.DeleteRequest(rec.Scope, rec.Method, rec.ID); err != nil {
 		return err
 	}
 	if session == nil {
 		return nil
 	}
-	sess, err := tx.LockRequest(session.Scope, session.RequestID)
+	sess, err := tx.LockRequest(session.Scope, session.Method, session.RequestID)
 	if err != nil || sess == nil {
 		return err
 	}

@@ -30,8 +30,8 @@ var (
 	// ErrUnknownSend: verifyOtp named a sendOtpRequestId that has no
 	// successful sendOtp.
 	ErrUnknownSend = errors.New("unknown sendOtpRequestId")
-	// ErrIdempotency: the requestId was used before with another payload or
-	// method.
+	// ErrIdempotency: the requestId was used before on the same method with
+	// another payload. On another method it is simply another request.
 	ErrIdempotency = errors.New("requestId reused with a different payload")
 	// ErrInFlight: the same request is being processed elsewhere and did not
 	// finish within the wait; a retry will get its answer.
@@ -83,7 +83,8 @@ func New(c Config) (*Service, error) {
 // Policy returns the service's policy.
 func (s *Service) Policy() Policy { return s.policy }
 
-// Ref identifies one request: its idempotency key and payload fingerprint.
+// Ref identifies one request: its idempotency key (Scope, Method, RequestID)
+// and payload fingerprint.
 type Ref struct {
 	Scope       string // "" in the legacy dialect, the PIAID in the current one
 	RequestID   string
@@ -100,11 +101,11 @@ type Outcome struct {
 // claim looks up the idempotency record of ref inside tx. It returns the
 // record when one exists for the same payload, or ErrIdempotency.
 func (s *Service) claim(tx Tx, ref Ref) (*Request, error) {
-	rec, err := tx.LockRequest(ref.Scope, ref.RequestID)
+	rec, err := tx.LockRequest(ref.Scope, ref.Method, ref.RequestID)
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	if rec.Method != ref.Method || !hmac.Equal(rec.Fingerprint, s.fingerprint(ref)) {
+	if !hmac.Equal(rec.Fingerprint, s.fingerprint(ref)) {
 		return nil, ErrIdempotency
 	}
 	return rec, nil

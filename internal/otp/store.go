@@ -28,15 +28,18 @@ type Store interface {
 // read a row the transaction may then change lock it (or run in a transaction
 // that serializes writers), so that two instances can never both act on it.
 type Tx interface {
-	// LockRequest returns the idempotency record (scope, id), or nil.
-	LockRequest(scope, id string) (*Request, error)
+	// LockRequest returns the idempotency record (scope, method, id), or
+	// nil. The method is part of the key: Google reuses a requestId across
+	// methods, and each use is a request of its own (SPEC §4).
+	LockRequest(scope, method, id string) (*Request, error)
 	InsertRequest(r *Request) error
+	// UpdateRequest rewrites the record (r.Scope, r.Method, r.ID).
 	UpdateRequest(r *Request) error
 
 	// DeleteRequest removes a pending record whose effect failed and whose
 	// method has no business result for the failure (resendOtp), so that a
 	// retry is processed afresh.
-	DeleteRequest(scope, id string) error
+	DeleteRequest(scope, method, id string) error
 
 	AccountByPhone(phone string) (*Account, error)
 	AccountByAssociation(associationID string) (*Account, error)
@@ -81,8 +84,9 @@ const (
 	RequestDone    RequestState = "done"
 )
 
-// Request is an idempotency record: the claim of a requestId and, once done,
-// the outcome that a retry gets again.
+// Request is an idempotency record: the claim of a requestId on a method
+// and, once done, the outcome that a retry gets again. Scope, Method and ID
+// are its key.
 type Request struct {
 	Scope       string // "" for the legacy dialect, the PIAID for the current one
 	ID          string

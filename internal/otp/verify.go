@@ -42,11 +42,11 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 		// Verify records are written done in one transaction, never pending.
 		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil
 	}
-	send, err := tx.LockRequest(r.Scope, r.SendRequestID)
+	send, err := tx.LockRequest(r.Scope, r.SendMethod, r.SendRequestID)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if send == nil || send.Method != r.SendMethod || send.State != RequestDone || send.Result != SendSuccess {
+	if send == nil || send.State != RequestDone || send.Result != SendSuccess {
 		return Outcome{}, ErrUnknownSend
 	}
 	ch, err := tx.LockChallenge(send.ChallengeID)

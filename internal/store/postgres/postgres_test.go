@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/pgtest"
 	"github.com/otpgate/otpgate/internal/store/postgres"
@@ -312,5 +315,54 @@ func TestRecoversWhenTheServerReturns(t *testing.T) {
 	}
 	if n := countEvents(t, s); n != 2 {
 		t.Errorf("%d events, want 2", n)
+	}
+}
+
+// TestMigrateKeepsRequests: a database that an otpgate of migration 0002
+// left, with an idempotency record, is migrated at Open; the record is then
+// found under its new key (scope, method, id), whole, and that key lets the
+// same requestId live on another method.
+func TestMigrateKeepsRequests(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewEmptyDatabase(t)
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As that otpgate's Migrate would have done. Without arguments, Exec
+	// runs a file of several statements.
+	old := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`, ms[0].SQL, ms[1].SQL,
+		`INSERT INTO schema_version (version) VALUES (2)`,
+		`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES ('piaid', 'req-1', 'authenticate', '\x00ff', 'done', 'success', 'reply-1', 'ch-1', 2, 'claim-1', 1763000000000, 1762999999000)`}
+	for _, q := range old {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+
+	s := open(t, url, postgres.Options{Migrate: true})
+	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff},
+		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
+		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
+	err = s.Tx(ctx, func(tx otp.Tx) error {
+		got, err := tx.LockRequest("piaid", "authenticate", "req-1")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the record after the migration (-want +got):\n%s", diff)
+		}
+		other := *want
+		other.Method = "resendOtp"
+		return tx.InsertRequest(&other)
+	})
+	if err != nil {
+		t.Fatalf("the same requestId on another method after the migration: %v", err)
 	}
 }

@@ -75,27 +75,27 @@ func bytes(b []byte) []byte {
 	return b
 }
 
-func (t *pgTx) LockRequest(scope, id string) (*otp.Request, error) {
+func (t *pgTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
-	err := t.tx.QueryRow(t.ctx, `SELECT method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
-		FROM requests WHERE scope = $1 AND id = $2 FOR UPDATE`, scope, id).
-		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+		FROM requests WHERE scope = $1 AND method = $2 AND id = $3 FOR UPDATE`, scope, method, id).
+		Scan(&r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, t.fail("read request", err)
 	}
-	r.Scope, r.ID, r.State = scope, id, otp.RequestState(state)
+	r.Scope, r.Method, r.ID, r.State = scope, method, id, otp.RequestState(state)
 	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
 	return &r, nil
 }
 
 // InsertRequest fails with a unique violation when another transaction
-// inserted the same (scope, id) and committed; the attempt is then retried,
-// and LockRequest finds that row.
+// inserted the same (scope, method, id) and committed; the attempt is then
+// retried, and LockRequest finds that row.
 func (t *pgTx) InsertRequest(r *otp.Request) error {
 	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -105,12 +105,12 @@ func (t *pgTx) InsertRequest(r *otp.Request) error {
 
 func (t *pgTx) UpdateRequest(r *otp.Request) error {
 	return t.exec("update request", `UPDATE requests SET state = $1, result = $2, challenge_id = $3, sends = $4, claim_token = $5, claimed_at = $6
-		WHERE scope = $7 AND id = $8`,
-		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+		WHERE scope = $7 AND method = $8 AND id = $9`,
+		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
 }
 
-func (t *pgTx) DeleteRequest(scope, id string) error {
-	return t.exec("delete request", `DELETE FROM requests WHERE scope = $1 AND id = $2`, scope, id)
+func (t *pgTx) DeleteRequest(scope, method, id string) error {
+	return t.exec("delete request", `DELETE FROM requests WHERE scope = $1 AND method = $2 AND id = $3`, scope, method, id)
 }
 
 func (t *pgTx) account(where string, arg string) (*otp.Account, error) {

@@ -210,13 +210,13 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 
 // The statements of transactions, prepared once at Open.
 const (
-	qLockRequest = `SELECT method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
-		FROM requests WHERE scope = ? AND id = ?`
+	qLockRequest = `SELECT fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+		FROM requests WHERE scope = ? AND method = ? AND id = ?`
 	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateRequest = `UPDATE requests SET state = ?, result = ?, challenge_id = ?, sends = ?, claim_token = ?, claimed_at = ?
-		WHERE scope = ? AND id = ?`
-	qDeleteRequest        = `DELETE FROM requests WHERE scope = ? AND id = ?`
+		WHERE scope = ? AND method = ? AND id = ?`
+	qDeleteRequest        = `DELETE FROM requests WHERE scope = ? AND method = ? AND id = ?`
 	qAccountByPhone       = `SELECT a.id, a.phone, a.status FROM accounts a WHERE a.phone = ? ORDER BY a.status <> 'active', a.id LIMIT 1`
 	qAccountByAssociation = `SELECT a.id, a.phone, a.status FROM accounts a JOIN associations s ON s.account_id = a.id WHERE s.id = ?`
 	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
@@ -263,19 +263,19 @@ func (t *sqlTx) queryRow(query string, args ...any) *sql.Row {
 	return t.stmt(query).QueryRowContext(t.ctx, args...)
 }
 
-func (t *sqlTx) LockRequest(scope, id string) (*otp.Request, error) {
+func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
-	err := t.queryRow(qLockRequest, scope, id).
-		Scan(&r.Method, &r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+	err := t.queryRow(qLockRequest, scope, method, id).
+		Scan(&r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read request: %w", err)
 	}
-	r.Scope, r.ID, r.State = scope, id, otp.RequestState(state)
+	r.Scope, r.Method, r.ID, r.State = scope, method, id, otp.RequestState(state)
 	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
 	return &r, nil
 }
@@ -288,11 +288,11 @@ func (t *sqlTx) InsertRequest(r *otp.Request) error {
 
 func (t *sqlTx) UpdateRequest(r *otp.Request) error {
 	return t.exec(qUpdateRequest,
-		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.ID)
+		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
 }
 
-func (t *sqlTx) DeleteRequest(scope, id string) error {
-	return t.exec(qDeleteRequest, scope, id)
+func (t *sqlTx) DeleteRequest(scope, method, id string) error {
+	return t.exec(qDeleteRequest, scope, method, id)
 }
 
 func (t *sqlTx) account(query string, arg string) (*otp.Account, error) {

@@ -2,12 +2,16 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/migrate"
 )
 
 func open(t *testing.T) (*Store, string) {
@@ -162,5 +166,60 @@ func TestSynchronousMode(t *testing.T) {
 	}
 	if _, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: "off"}); err == nil {
 		t.Error("synchronous off was accepted")
+	}
+}
+
+// TestMigrateKeepsRequests: a database that an otpgate of migration 0002
+// left, with an idempotency record, is migrated at Open; the record is then
+// found under its new key (scope, method, id), whole, and that key lets the
+// same requestId live on another method.
+func TestMigrateKeepsRequests(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Up(ctx, db, ms[:2]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES ('piaid', 'req-1', 'authenticate', x'00ff', 'done', 'success', 'reply-1', 'ch-1', 2, 'claim-1', 1763000000000, 1762999999000)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff},
+		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
+		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
+	err = s.Tx(ctx, func(tx otp.Tx) error {
+		got, err := tx.LockRequest("piaid", "authenticate", "req-1")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the record after the migration (-want +got):\n%s", diff)
+		}
+		other := *want
+		other.Method = "resendOtp"
+		return tx.InsertRequest(&other)
+	})
+	if err != nil {
+		t.Fatalf("the same requestId on another method after the migration: %v", err)
+	}
+	// Purge finds requests by their age through this index.
+	var n int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'requests_by_created' AND tbl_name = 'requests'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("index requests_by_created on requests: %d (%v), want 1", n, err)
 	}
 }

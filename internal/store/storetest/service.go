@@ -153,7 +153,7 @@ func testServiceAttemptCap(t *testing.T, open Opener) {
 	if got := results(outs); got[otp.VerifyNotMatched] != N {
 		t.Errorf("results of %d wrong guesses: %v", N, got)
 	}
-	rec := lockRequest(t, stores[0], scope, "send-1")
+	rec := lockRequest(t, stores[0], scope, "sendOtp", "send-1")
 	if c := lockChallenge(t, stores[0], rec.ChallengeID); c == nil || c.Attempts != otp.DefaultPolicy().MaxAttempts {
 		t.Errorf("challenge after %d wrong guesses: %+v, want %d attempts", N, c, otp.DefaultPolicy().MaxAttempts)
 	}
@@ -182,7 +182,7 @@ func testServiceSendBudget(t *testing.T, open Opener) {
 	}
 	live := 0
 	for i := range N {
-		rec := lockRequest(t, stores[0], scope, fmt.Sprint("send-", i))
+		rec := lockRequest(t, stores[0], scope, "sendOtp", fmt.Sprint("send-", i))
 		if rec == nil || rec.ChallengeID == "" {
 			continue
 		}

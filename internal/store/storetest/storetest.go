@@ -106,11 +106,17 @@ func inTx(t *testing.T, s otp.Store, fn func(otp.Tx) error) {
 	}
 }
 
-func lockRequest(t *testing.T, s otp.Store, scope, id string) *otp.Request {
+func lockRequest(t *testing.T, s otp.Store, scope, method, id string) *otp.Request {
 	t.Helper()
 	var r *otp.Request
-	inTx(t, s, func(tx otp.Tx) (err error) { r, err = tx.LockRequest(scope, id); return err })
+	inTx(t, s, func(tx otp.Tx) (err error) { r, err = tx.LockRequest(scope, method, id); return err })
 	return r
+}
+
+// lockRecord reads the record under the key of r.
+func lockRecord(t *testing.T, s otp.Store, r *otp.Request) *otp.Request {
+	t.Helper()
+	return lockRequest(t, s, r.Scope, r.Method, r.ID)
 }
 
 func lockChallenge(t *testing.T, s otp.Store, id string) *otp.Challenge {
@@ -175,53 +181,69 @@ func testRequests(t *testing.T, open Opener) {
 		State: otp.RequestPending, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 1, ClaimToken: "claim-1",
 		ClaimedAt: t0, CreatedAt: t0.Add(-time.Second)}
 	inTx(t, s, func(tx otp.Tx) error {
-		if r, err := tx.LockRequest(want.Scope, want.ID); err != nil || r != nil {
+		if r, err := tx.LockRequest(want.Scope, want.Method, want.ID); err != nil || r != nil {
 			t.Errorf("LockRequest of a missing record = %+v, %v; want nil, nil", r, err)
 		}
 		if err := tx.InsertRequest(want); err != nil {
 			return err
 		}
 		// A transaction sees its own writes.
-		r, err := tx.LockRequest(want.Scope, want.ID)
+		r, err := tx.LockRequest(want.Scope, want.Method, want.ID)
 		if diff := cmp.Diff(want, r); err == nil && diff != "" {
 			t.Errorf("record in its own transaction (-want +got):\n%s", diff)
 		}
 		return err
 	})
-	if diff := cmp.Diff(want, lockRequest(t, s, want.Scope, want.ID)); diff != "" {
+	if diff := cmp.Diff(want, lockRecord(t, s, want)); diff != "" {
 		t.Errorf("record after commit (-want +got):\n%s", diff)
 	}
-	// The scope is part of the key.
-	if r := lockRequest(t, s, "", want.ID); r != nil {
-		t.Errorf("the legacy scope found %+v", r)
-	}
+
+	// The scope and the method are part of the key: the same id under
+	// another of either is another record, which the writes of this one
+	// leave alone.
 	legacy := *want
 	legacy.Scope, legacy.ReplyID = "", "reply-legacy"
-	inTx(t, s, func(tx otp.Tx) error { return tx.InsertRequest(&legacy) })
+	verify := *want
+	verify.Method, verify.ReplyID, verify.State, verify.Result = "verifyOtp", "reply-verify", otp.RequestDone, otp.VerifySuccess
+	others := map[string]*otp.Request{"the legacy scope's": &legacy, "verifyOtp's": &verify}
+	for name, other := range others {
+		if r := lockRecord(t, s, other); r != nil {
+			t.Errorf("%s record found %+v before it was inserted", name, r)
+		}
+		inTx(t, s, func(tx otp.Tx) error { return tx.InsertRequest(other) })
+	}
+	checkOthers := func(after string) {
+		t.Helper()
+		for name, other := range others {
+			if diff := cmp.Diff(other, lockRecord(t, s, other)); diff != "" {
+				t.Errorf("%s record after %s (-want +got):\n%s", name, after, diff)
+			}
+		}
+	}
+	checkOthers("InsertRequest")
+	if diff := cmp.Diff(want, lockRecord(t, s, want)); diff != "" {
+		t.Errorf("record after inserting the others (-want +got):\n%s", diff)
+	}
 
 	done := *want
 	done.State, done.Result, done.ChallengeID, done.Sends = otp.RequestDone, otp.SendSuccess, "ch-2", 2
 	done.ClaimToken, done.ClaimedAt = "claim-2", t0.Add(time.Minute)
 	inTx(t, s, func(tx otp.Tx) error { return tx.UpdateRequest(&done) })
-	if diff := cmp.Diff(&done, lockRequest(t, s, want.Scope, want.ID)); diff != "" {
+	if diff := cmp.Diff(&done, lockRecord(t, s, want)); diff != "" {
 		t.Errorf("record after UpdateRequest (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(&legacy, lockRequest(t, s, "", want.ID)); diff != "" {
-		t.Errorf("UpdateRequest changed the other scope's record (-want +got):\n%s", diff)
-	}
+	checkOthers("UpdateRequest")
 
 	inTx(t, s, func(tx otp.Tx) error {
-		if err := tx.DeleteRequest(want.Scope, want.ID); err != nil {
+		if err := tx.DeleteRequest(want.Scope, want.Method, want.ID); err != nil {
 			return err
 		}
-		return tx.DeleteRequest(want.Scope, "never-there")
+		return tx.DeleteRequest(want.Scope, want.Method, "never-there")
 	})
-	if r := lockRequest(t, s, want.Scope, want.ID); r != nil {
+	if r := lockRecord(t, s, want); r != nil {
 		t.Errorf("record after DeleteRequest: %+v", r)
 	}
-	if r := lockRequest(t, s, "", want.ID); r == nil {
-		t.Error("DeleteRequest deleted the other scope's record")
-	}
+	checkOthers("DeleteRequest")
 }
 
 var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards")
@@ -558,7 +580,7 @@ func testPurge(t *testing.T, open Opener) {
 	}
 	for name := range offsets {
 		gone := name == "before"
-		if r := lockRequest(t, s, "", name); (r == nil) != gone {
+		if r := lockRequest(t, s, "", "sendOtp", name); (r == nil) != gone {
 			t.Errorf("request created %s the cut-off: present %v", name, r != nil)
 		}
 		if c := lockChallenge(t, s, name); (c == nil) != gone {
@@ -592,7 +614,7 @@ func writeAll(tx otp.Tx) error {
 
 func checkNothingWritten(t *testing.T, s otp.Store) {
 	t.Helper()
-	if r := lockRequest(t, s, "", "r"); r != nil {
+	if r := lockRequest(t, s, "", "sendOtp", "r"); r != nil {
 		t.Errorf("a rolled back request persisted: %+v", r)
 	}
 	if c := lockChallenge(t, s, "c"); c != nil {
@@ -678,7 +700,7 @@ func warmUp(t *testing.T, stores []otp.Store) {
 			go func() {
 				defer wg.Done()
 				s.Tx(context.Background(), func(tx otp.Tx) error {
-					_, err := tx.LockRequest("warm-up", "none")
+					_, err := tx.LockRequest("warm-up", "sendOtp", "none")
 					return err
 				})
 			}()
@@ -699,7 +721,7 @@ func testConcurrentNewRequest(t *testing.T, open Opener) {
 		inserted := false
 		err := s.Tx(context.Background(), func(tx otp.Tx) error {
 			inserted = false // fn may run more than once
-			r, err := tx.LockRequest("piaid", "same")
+			r, err := tx.LockRequest("piaid", "sendOtp", "same")
 			if err != nil || r != nil {
 				return err
 			}
@@ -716,7 +738,7 @@ func testConcurrentNewRequest(t *testing.T, open Opener) {
 	if n := wins.Load(); n != 1 {
 		t.Fatalf("%d transactions inserted the record, want 1", n)
 	}
-	if r := lockRequest(t, stores[0], "piaid", "same"); r == nil || r.ReplyID != winner.Load() {
+	if r := lockRequest(t, stores[0], "piaid", "sendOtp", "same"); r == nil || r.ReplyID != winner.Load() {
 		t.Errorf("stored record %+v, want the winner's (%v)", r, winner.Load())
 	}
 }
