@@ -20,8 +20,9 @@ import (
 	"github.com/otpgate/otpgate/internal/envelope"
 )
 
-// Paths of Google's methods, relative to the target (which includes any base
-// path of the deployment).
+// Paths of Google's methods on the standard and India Cards surfaces,
+// relative to the target (which includes any base path of the deployment).
+// Surface.Path gives those of every surface.
 const (
 	PathSendOtp       = "/v1/sendOtp"
 	PathVerifyOtp     = "/v1/verifyOtp"
@@ -220,19 +221,45 @@ func (c *Client) EchoV2Body(requestID, message string) map[string]any {
 // AuthenticateBody is an India Cards authenticate asking for a native OTP for
 // a purchase with card.
 func (c *Client) AuthenticateBody(requestID string, card FixtureCard) map[string]any {
-	year := card.ExpiryYear
-	if len(year) == 4 {
-		year = year[2:] // as Google's example writes it
+	return c.authenticateBody(requestID, map[string]any{"card": map[string]any{
+		"accountNumber": card.Number, "nameOnCard": "Simulated Customer",
+		"expiryMonth": card.ExpiryMonth, "expiryYear": shortYear(card.ExpiryYear), "cvn": "123"}})
+}
+
+// AuthenticateTokenBody is an India Cards authenticate asking for a native
+// OTP for a purchase with a tokenized card (accountDetails.paymentToken,
+// SPEC §8): token is the payment token, last4 the last four digits of the
+// card it stands for. A token without an expiry is sent without one.
+func (c *Client) AuthenticateTokenBody(requestID string, token FixtureCard, last4 string) map[string]any {
+	return c.authenticateBody(requestID, map[string]any{"paymentToken": paymentToken(token, last4)})
+}
+
+// paymentToken is accountDetails.paymentToken for token.
+func paymentToken(token FixtureCard, last4 string) map[string]any {
+	pt := map[string]any{"nameOnCard": "Simulated Customer", "paymentTokenAccountNumber": token.Number,
+		"cryptogram": "AgAAAAAABk4DWZ4C28yUQAAAAAA=", "last4DigitsOnCard": last4}
+	if token.ExpiryMonth != "" {
+		pt["expiryMonth"], pt["expiryYear"] = token.ExpiryMonth, shortYear(token.ExpiryYear)
 	}
+	return pt
+}
+
+func (c *Client) authenticateBody(requestID string, accountDetails map[string]any) map[string]any {
 	return map[string]any{
-		"requestHeader": c.CurrentHeader(requestID, 1),
-		"accountDetails": map[string]any{"card": map[string]any{
-			"accountNumber": card.Number, "nameOnCard": "Simulated Customer",
-			"expiryMonth": card.ExpiryMonth, "expiryYear": year, "cvn": "123"}},
-		"amount": map[string]any{"amountMicros": "728000000", "currencyCode": "INR"},
+		"requestHeader":  c.CurrentHeader(requestID, 1),
+		"accountDetails": accountDetails,
+		"amount":         map[string]any{"amountMicros": "728000000", "currencyCode": "INR"},
 		"requestedAuthenticationTypes": map[string]any{
 			"nativeOtp": map[string]any{"deviceInformation": map[string]any{"userAgent": "otpgate-simulator"}}},
 	}
+}
+
+// shortYear writes a four-digit year in two, as Google's examples do.
+func shortYear(year string) string {
+	if len(year) == 4 {
+		return year[2:]
+	}
+	return year
 }
 
 // CardVerifyOtpBody is an India Cards verifyOtp request.

@@ -38,14 +38,25 @@ const (
 
 // Scenario is one entry of the conformance catalogue.
 type Scenario struct {
-	Name   string // "sendOtp/unknown-phone-number"
+	Name   string // "sendOtp/unknown-phone-number", "e-wallets: sendOtp/unknown-phone-number"
 	Spec   string // the SPEC sections it checks
 	Expect string // the expected answer, in Response.Summary's form
 	needs  need
+	// surface is the surface it plays on, "" for none; it runs only when
+	// the target serves it. offSurface is the surface it checks is turned
+	// off; it runs only when the target does not serve it.
+	surface, offSurface string
+	// ownPIAID is set for a current-dialect scenario that brings its own
+	// PIAID (a stranger's, or none), and so runs without --piaid.
+	ownPIAID bool
 	// never is set for a rule no client can drive a server to: the reason.
 	never string
 	run   func(ctx context.Context, e *env) error
 }
+
+// Surface is the surface the scenario plays on, "" for a scenario of none
+// (the envelope's, and those checking that a surface is off).
+func (s Scenario) Surface() string { return s.surface }
 
 // Requires says what the scenario cannot run without, for listings: "" for
 // nothing, else e.g. "codes, PIAID", or why it never runs.
@@ -93,6 +104,12 @@ type ConformanceConfig struct {
 	// --send-limit must allow fewer per window. ResendProbe is the same for
 	// resendOtp and --max-resends (default 10).
 	LimitProbe, ResendProbe int
+
+	// Surfaces names the surfaces the target serves (SurfaceNames, the
+	// target's --surfaces); nil or empty means all of them. The scenarios
+	// of the others are skipped, and those checking that a surface is off
+	// run for them instead.
+	Surfaces []string
 
 	// Match selects scenarios by name; nil runs them all.
 	Match *regexp.Regexp
@@ -206,6 +223,9 @@ func Conformance(ctx context.Context, cfg ConformanceConfig) (*Report, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("simulator: conformance needs a Client")
 	}
+	if err := checkSurfaces(cfg.Surfaces); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	rep := &Report{Target: cfg.Client.Target(), Envelope: cfg.Client.Codec().Name(), Run: cfg.Client.Run(),
 		Started: time.Now().UTC(), Results: []Result{}}
@@ -268,6 +288,10 @@ func skipReason(cfg *ConformanceConfig, sc Scenario) string {
 	switch {
 	case sc.never != "":
 		return "not driveable from outside: " + sc.never
+	case sc.surface != "" && !served(cfg.Surfaces, sc.surface):
+		return "the target does not serve " + sc.surface + " (--surfaces)"
+	case sc.offSurface != "" && served(cfg.Surfaces, sc.offSurface):
+		return "the target serves " + sc.offSurface + " (--surfaces): there is nothing turned off to check"
 	case sc.needs&needProtected != 0 && cfg.Client.Plaintext():
 		return "the target speaks plaintext: there is no signature or encryption to get wrong"
 	case sc.needs&needImpostor != 0 && cfg.Impostor == nil:
@@ -293,6 +317,9 @@ type env struct {
 	failed  string   // the outcome of the step that failed
 	notes   []string // what a passing scenario left out or worked around
 	secrets []string // what no answer may contain: codes, card numbers, phones
+	// refusedCard is set when an authenticate that should have texted a
+	// code answered nativeOtpNotSupported, which may be a spent budget.
+	refusedCard bool
 }
 
 func (e *env) gotLine() string {
@@ -418,6 +445,13 @@ func (e *env) pool(accts []Fixture, try func(f Fixture) error) error {
 		e.note("%s has spent its budget; used the next account", f.AccountID)
 		e.gots, e.failed = nil, ""
 	}
+	if e.refusedCard {
+		// authenticate does not say why it texts nobody (SPEC §8).
+		e.failed = notSupported + " on every account"
+		return fmt.Errorf("authenticate answered nativeOtpNotSupported for the cards of all %d accounts of this scenario: "+
+			"either their send budgets are spent (wait 15 minutes, or start the target with a larger --send-limit and "+
+			"--fail-limit) or the target does not know the fixtures' cards and tokens (otpgate simulate fixtures, accounts import)", len(accts))
+	}
 	e.failed = "OTP_LIMIT_REACHED on every account"
 	return fmt.Errorf("the send budgets of all %d accounts of this scenario are spent (OTP_LIMIT_REACHED): wait 15 minutes, "+
 		"or start the target with a larger --send-limit (and --fail-limit)", len(accts))
@@ -430,10 +464,10 @@ type sent struct {
 	sms  SMS    // when read
 }
 
-// sendOtp sends a sendOtp for f's account named as a says and wants
+// sendOtp sends a sendOtp on sf for f's account named as a says and wants
 // SUCCESS. An OTP_LIMIT_REACHED is errSpent. With needCode the code is read;
 // otherwise the SMS is read and checked only when that costs nothing.
-func (e *env) sendOtp(ctx context.Context, step string, main bool, f Fixture, a Account, needCode bool) (*sent, *Response, error) {
+func (e *env) sendOtp(ctx context.Context, sf Surface, step string, main bool, f Fixture, a Account, needCode bool) (*sent, *Response, error) {
 	s := &sent{id: e.id("send")}
 	e.secret(f.Phone[3:])
 	if e.codes != nil {
@@ -444,7 +478,7 @@ func (e *env) sendOtp(ctx context.Context, step string, main bool, f Fixture, a 
 		s.mark = m
 	}
 	body := e.c.SendOtpBody(s.id, a)
-	r, err := e.post(ctx, step, PathSendOtp, body)
+	r, err := e.post(ctx, step, sf.Path(methodSendOtp), body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -471,12 +505,24 @@ func (e *env) sendOtp(ctx context.Context, step string, main bool, f Fixture, a 
 	return s, r, nil
 }
 
-// authenticate sends an India Cards authenticate for f's card and wants
-// otpSent; a spent budget is errSpent.
-func (e *env) authenticate(ctx context.Context, step string, main bool, f Fixture, needCode bool) (*sent, *Response, error) {
+// accountKind says how an authenticate names the account: by its card or
+// by its payment token.
+type accountKind int
+
+const (
+	byCard accountKind = iota
+	byToken
+)
+
+// authenticate sends an India Cards authenticate on sf for f's card (or
+// token) and wants nativeOtpSupport. A nativeOtpNotSupported is errSpent:
+// the answer does not say why (SPEC §8), and a spent budget is the one
+// reason a fixture card has not to be texted.
+func (e *env) authenticate(ctx context.Context, sf Surface, step string, main bool, f Fixture, by accountKind, needCode bool) (*sent, *Response, error) {
 	s := &sent{id: e.id("auth")}
 	card := f.Card()
 	e.secret(card.Number)
+	e.secret(f.Token().Number)
 	e.secret(f.Phone[3:])
 	if e.codes != nil {
 		m, err := e.codes.Mark(f.Phone)
@@ -485,14 +531,19 @@ func (e *env) authenticate(ctx context.Context, step string, main bool, f Fixtur
 		}
 		s.mark = m
 	}
-	r, err := e.post(ctx, step, PathAuthenticate, e.c.AuthenticateBody(s.id, card))
+	body := e.c.AuthenticateBody(s.id, card)
+	if by == byToken {
+		body = e.c.AuthenticateTokenBody(s.id, f.Token(), last4(card.Number))
+	}
+	r, err := e.post(ctx, step, sf.Path(methodAuthenticate), body)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.Status == 200 && r.Result() == "unsupported" && r.UnsupportedReason() == "OTP_LIMIT_REACHED" {
+	if r.Status == 200 && r.Result() == "nativeOtpNotSupported" && len(r.Check(e.c.Codec().ContentType(), e.c.Now())) == 0 {
+		e.refusedCard = true
 		return nil, r, errSpent
 	}
-	if err := e.check(step, "", main, r, "200 native:otpSent"); err != nil {
+	if err := e.check(step, "", main, r, "200 nativeOtpSupport"); err != nil {
 		return nil, r, err
 	}
 	if e.codes == nil || (!needCode && !e.codes.Automatic()) {
@@ -500,14 +551,26 @@ func (e *env) authenticate(ctx context.Context, step string, main bool, f Fixtur
 	}
 	sms, err := e.codes.Wait(ctx, f.Phone, s.mark)
 	if err != nil {
-		return nil, r, e.fail(step+": no SMS", "%s answered otpSent but: %v", step, err)
+		return nil, r, e.fail(step+": no SMS", "%s answered nativeOtpSupport but: %v", step, err)
 	}
 	s.sms = sms
 	e.secret(sms.Code)
-	if sms.Text != "" && strings.Contains(sms.Text, card.Number[len(card.Number)-8:]) {
-		return nil, r, e.fail(step+": SMS", "%s: the SMS shows the card number", step)
+	for what, number := range map[string]string{"card": card.Number, "token": f.Token().Number} {
+		if sms.Text != "" && number != "" && strings.Contains(sms.Text, number[len(number)-8:]) {
+			return nil, r, e.fail(step+": SMS", "%s: the SMS shows the %s number", step, what)
+		}
 	}
 	return s, r, nil
+}
+
+// challenge has sf's challenge method text f a code (a sendOtp by
+// association, an authenticate by card) and reads it: the setup step of
+// the scenarios that verify or resend it.
+func (e *env) challenge(ctx context.Context, sf Surface, step string, f Fixture) (*sent, *Response, error) {
+	if sf.Dialect == Current {
+		return e.authenticate(ctx, sf, step, false, f, byCard, true)
+	}
+	return e.sendOtp(ctx, sf, step, false, f, Account{AssociationID: f.AssociationID()}, true)
 }
 
 // checkSendSMS checks a sendOtp's SMS (SPEC §6): to the account's phone, the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -18,9 +19,13 @@ type Fixture struct {
 	Status         string        `json:"status"`
 	AssociationIDs []string      `json:"associationIds"`
 	Cards          []FixtureCard `json:"cards,omitempty"`
+	// Tokens are the payment tokens (tokenized cards) of the account, in
+	// the same form as its cards.
+	Tokens []FixtureCard `json:"tokens,omitempty"`
 }
 
-// FixtureCard is a payment card of a fixture account (India Cards).
+// FixtureCard is a payment card or a payment token of a fixture account
+// (India Cards).
 type FixtureCard struct {
 	Number      string `json:"number"`
 	ExpiryMonth string `json:"expiryMonth"` // two digits
@@ -36,6 +41,15 @@ func (f Fixture) Card() FixtureCard {
 		return FixtureCard{}
 	}
 	return f.Cards[0]
+}
+
+// Token is the account's payment token: every account with a card has one,
+// standing for that card.
+func (f Fixture) Token() FixtureCard {
+	if len(f.Tokens) == 0 {
+		return FixtureCard{}
+	}
+	return f.Tokens[0]
 }
 
 // PoolSize is how many accounts each scenario that spends a send budget
@@ -115,6 +129,10 @@ const (
 	roleCardResend       = "card-resend"
 	roleCardResendLimit  = "card-resend-limit"
 	roleCardResendAfter  = "card-resend-after-success"
+	// Appended after the first release of the fixtures.
+	roleSharedRequestID     = "shared-request-id"
+	roleCardToken           = "card-token"
+	roleCardSharedRequestID = "card-shared-request-id"
 )
 
 func roles() []role {
@@ -145,7 +163,31 @@ func roles() []role {
 		{name: roleCardResend, pool: true, big: true, card: validCard},
 		{name: roleCardResendLimit, pool: true, big: true, card: validCard},
 		{name: roleCardResendAfter, pool: true, card: validCard},
+		{name: roleSharedRequestID, pool: true},
+		{name: roleCardToken, pool: true, card: validCard},
+		{name: roleCardSharedRequestID, pool: true, big: true, card: validCard},
 	}
+}
+
+// allRoles are roles() followed by each legacy surface's own copy of every
+// pool role of the legacy dialect (those without a card), so that running a
+// scenario on three legacy surfaces spends three accounts' budgets and the
+// catalogue stays re-runnable. The roles of one account (closed, limit, …)
+// spend no send budget, or are meant to stay limited, and are shared.
+func allRoles() []role {
+	base := roles()
+	all := slices.Clone(base)
+	for _, sf := range surfaceTable {
+		if sf.Dialect != Legacy || sf.roles == "" {
+			continue
+		}
+		for _, r := range base {
+			if r.pool && r.card == noCard {
+				all = append(all, role{name: sf.role(r.name), status: r.status, pool: true, big: r.big})
+			}
+		}
+	}
+	return all
 }
 
 // fixtureSet is every fixture, by role.
@@ -160,7 +202,7 @@ var fixtures = sync.OnceValue(buildFixtures)
 func buildFixtures() *fixtureSet {
 	s := &fixtureSet{byRole: map[string][]Fixture{}}
 	phone, cards := conformancePhoneBase, 0
-	for _, r := range roles() {
+	for _, r := range allRoles() {
 		n := 1
 		switch {
 		case r.big:
@@ -180,13 +222,15 @@ func buildFixtures() *fixtureSet {
 			}
 			f := Fixture{AccountID: id, Phone: "+" + strconv.Itoa(phone), Status: status,
 				AssociationIDs: []string{"sim-as-" + id[len("sim-"):]}}
-			switch r.card {
-			case validCard:
+			expiry := FixtureCard{ExpiryMonth: "12", ExpiryYear: "2049"}
+			if r.card == expiredCard {
+				expiry = FixtureCard{ExpiryMonth: "01", ExpiryYear: "2020"}
+			}
+			if r.card != noCard {
 				cards++
-				f.Cards = []FixtureCard{{Number: cardNumber(cards), ExpiryMonth: "12", ExpiryYear: "2049"}}
-			case expiredCard:
-				cards++
-				f.Cards = []FixtureCard{{Number: cardNumber(cards), ExpiryMonth: "01", ExpiryYear: "2020"}}
+				card, token := expiry, expiry
+				card.Number, token.Number = cardNumber(cards), tokenNumber(cards)
+				f.Cards, f.Tokens = []FixtureCard{card}, []FixtureCard{token}
 			}
 			s.byRole[r.name] = append(s.byRole[r.name], f)
 			s.all = append(s.all, f)
@@ -211,6 +255,14 @@ func (s *fixtureSet) allFixtures() []Fixture     { return s.all }
 // range no test card of the card networks uses), Luhn-valid.
 func cardNumber(n int) string {
 	body := fmt.Sprintf("499999%09d", n)
+	return body + strconv.Itoa(luhnDigit(body))
+}
+
+// tokenNumber is the payment token of the n-th fixture card: 16 digits,
+// prefix 499998, next to the cards' range and as unused by the card
+// networks' test cards, Luhn-valid as network tokens are.
+func tokenNumber(n int) string {
+	body := fmt.Sprintf("499998%09d", n)
 	return body + strconv.Itoa(luhnDigit(body))
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"mime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +30,15 @@ type Response struct {
 
 // Current reports whether the response is of a current-dialect method.
 func (r *Response) Current() bool {
-	return strings.HasPrefix(r.Path, cardsPrefix) || r.Path == PathEchoV2
+	s, _, ok := surfaceOf(r.Path)
+	return ok && s.Dialect == Current
+}
+
+// method is the method the response answers ("sendOtp", "authenticate",
+// "echo"…), "" for a path of no surface.
+func (r *Response) method() string {
+	_, m, _ := surfaceOf(r.Path)
+	return m
 }
 
 // Str returns the string field key of the body, or "".
@@ -40,80 +47,102 @@ func (r *Response) Str(key string) string {
 	return s
 }
 
-// ErrorCode is the errorResponseCode of an ErrorResponse, or "".
-func (r *Response) ErrorCode() string { return r.Str("errorResponseCode") }
+// errorTable is SPEC §3's table of error codes: the HTTP status of each and
+// its member of the current dialect's errorResponseResult one-of. A 503
+// carries no code in either dialect, so it has no row.
+var errorTable = []struct {
+	code, member string
+	status       int
+}{
+	{"INVALID_API_VERSION", "invalidApiVersion", 400},
+	{"INVALID_PAYLOAD_SIGNATURE", "invalidPayloadSignature", 401},
+	{"INVALID_PAYLOAD_ENCRYPTION", "invalidPayloadEncryption", 400},
+	{"REQUEST_TIMESTAMP_OUT_OF_RANGE", "requestTimestampOutOfRange", 400},
+	{"INVALID_IDENTIFIER", "invalidIdentifier", 404},
+	{"IDEMPOTENCY_VIOLATION", "idempotencyViolation", 412},
+	{"INVALID_FIELD_VALUE", "invalidFieldValue", 400},
+	{"MISSING_REQUIRED_FIELD", "missingRequiredField", 400},
+	{"PRECONDITION_VIOLATION", "preconditionViolation", 400},
+	{"USER_ACTION_IN_PROGRESS", "userActionInProgress", 423},
+	{"INVALID_DECRYPTED_REQUEST", "invalidDecryptedRequest", 400},
+	{"FORBIDDEN", "forbidden", 403},
+}
+
+// errorRow finds the row of a legacy code (byMember false) or of a current
+// member (byMember true).
+func errorRow(key string, byMember bool) (code, member string, status int, ok bool) {
+	for _, e := range errorTable {
+		if (!byMember && e.code == key) || (byMember && e.member == key) {
+			return e.code, e.member, e.status, true
+		}
+	}
+	return "", "", 0, false
+}
+
+// ErrorCode is the code of an ErrorResponse in SPEC §3's terms, whatever its
+// dialect: the legacy errorResponseCode, or the code whose member the
+// current dialect's errorResponseResult holds ("INVALID_API_VERSION" for
+// {"invalidApiVersion": {…}}). It is "" when there is none, as for a 503,
+// and for a current member that is no code's.
+func (r *Response) ErrorCode() string {
+	if !r.Current() {
+		return r.Str("errorResponseCode")
+	}
+	code, _, _, _ := errorRow(oneOf(r.Body["errorResponseResult"]), true)
+	return code
+}
 
 // Result is the outcome of a 200: the legacy result code ("SUCCESS"), the
 // member of a current-dialect one-of result ("success"), or for authenticate
-// the member of nativeOtpResult ("otpSent").
+// the member of nativeOtpResultCase ("nativeOtpSupport",
+// "nativeOtpNotSupported", "nativeOtpNotRequested").
 func (r *Response) Result() string {
-	if r.Path == PathAuthenticate {
-		k, _ := oneOf(r.Body["nativeOtpResult"])
-		return k
+	if r.Current() && r.method() == methodAuthenticate {
+		return oneOf(r.Body["nativeOtpResultCase"])
 	}
 	switch v := r.Body["result"].(type) {
 	case string:
 		return v
 	case map[string]any:
-		k, _ := oneOf(v)
+		return oneOf(v)
+	}
+	return ""
+}
+
+// oneOf returns the single member of a one-of object, "" for a value that is
+// not an object with exactly one member.
+func oneOf(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return ""
+	}
+	for k := range m {
 		return k
 	}
 	return ""
 }
 
-// UnsupportedReason is the reason of authenticate's nativeOtpResult.unsupported.
-func (r *Response) UnsupportedReason() string {
-	_, reason := oneOf(r.Body["nativeOtpResult"])
-	return reason
-}
-
-// oneOf returns the single member of a one-of object and, when that member
-// is an object with a reason, the reason. A value that is not a one-of
-// object gives "".
-func oneOf(v any) (member, reason string) {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 1 {
-		return "", ""
-	}
-	for k, inner := range m {
-		member = k
-		if im, ok := inner.(map[string]any); ok {
-			reason, _ = im["reason"].(string)
-		}
-	}
-	return member, reason
-}
-
-// describeOneOf writes a one-of field for a summary: "otpSent",
-// "unsupported(CARD_NOT_FOUND)", "(missing)" or "(not a one-of: a, b)".
-func describeOneOf(v any) string {
+// describeOneOf writes a one-of field for a summary: "success", "(no
+// field)", "(field is not an object)" or "(field is not a one-of: a, b)".
+func describeOneOf(field string, v any) string {
 	if v == nil {
-		return "(missing)"
+		return "(no " + field + ")"
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return "(not an object)"
+		return "(" + field + " is not an object)"
 	}
 	if len(m) != 1 {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		return "(not a one-of: " + strings.Join(keys, ", ") + ")"
+		return "(" + field + " is not a one-of: " + strings.Join(sortedKeys(m), ", ") + ")"
 	}
-	member, reason := oneOf(m)
-	if reason != "" {
-		return member + "(" + reason + ")"
-	}
-	return member
+	return oneOf(m)
 }
 
 // Summary is the answer in one line, the form the expectations of the
 // scenarios are written in: "200 SUCCESS", "200 result.otpNotMatched",
-// "200 native:otpSent", "200 native:notRequested redirect:unsupported(…)",
-// `200 clientMessage="ping"`,
-// "404 INVALID_IDENTIFIER", "401 (empty body)".
+// "200 nativeOtpSupport", "200 nativeOtpNotRequested redirectUrlNotSupported",
+// `200 clientMessage="ping"`, "404 INVALID_IDENTIFIER" (either dialect),
+// "503" (a 503 carries no code), "401 (empty body)".
 func (r *Response) Summary() string {
 	s := strconv.Itoa(r.Status)
 	switch {
@@ -127,23 +156,33 @@ func (r *Response) Summary() string {
 		if code := r.ErrorCode(); code != "" {
 			return s + " " + code
 		}
+		result, hasResult := r.Body["errorResponseResult"]
+		switch {
+		case r.Current() && hasResult:
+			return s + " (errorResponseResult " + describeOneOf("errorResponseResult", result) + ")"
+		case r.Status == 503:
+			return s
+		case r.Current():
+			return s + " (no errorResponseResult)"
+		}
 		return s + " (no errorResponseCode)"
-	case r.Path == PathAuthenticate:
-		// redirectUrlResult is left out when it is notRequested, as it is
-		// whenever Google asks for a native OTP only.
-		s += " native:" + describeOneOf(r.Body["nativeOtpResult"])
-		if redirect := describeOneOf(r.Body["redirectUrlResult"]); redirect != "notRequested" {
-			s += " redirect:" + redirect
+	case r.Current() && r.method() == methodAuthenticate:
+		// redirectUrlResultCase is left out when it is
+		// redirectUrlNotRequested, as it is whenever Google asks for a
+		// native OTP only.
+		s += " " + describeOneOf("nativeOtpResultCase", r.Body["nativeOtpResultCase"])
+		if redirect := describeOneOf("redirectUrlResultCase", r.Body["redirectUrlResultCase"]); redirect != "redirectUrlNotRequested" {
+			s += " " + redirect
 		}
 		return s
-	case r.Path == PathEcho || r.Path == PathEchoV2:
+	case r.method() == methodEcho:
 		return s + " clientMessage=" + strconv.Quote(r.Str("clientMessage"))
 	}
 	switch v := r.Body["result"].(type) {
 	case string:
 		return s + " " + v
 	case map[string]any:
-		return s + " result." + describeOneOf(v)
+		return s + " result." + describeOneOf("result", v)
 	case nil:
 		return s + " (no result)"
 	default:
@@ -151,20 +190,28 @@ func (r *Response) Summary() string {
 	}
 }
 
-// The codes a conforming answer may carry (SPEC §3, §6–8).
+// The results a conforming answer may carry (SPEC §6–8).
 var (
-	errorCodes = []string{"INVALID_API_VERSION", "INVALID_PAYLOAD_SIGNATURE", "INVALID_PAYLOAD_ENCRYPTION",
-		"REQUEST_TIMESTAMP_OUT_OF_RANGE", "INVALID_IDENTIFIER", "IDEMPOTENCY_VIOLATION", "INVALID_FIELD_VALUE",
-		"MISSING_REQUIRED_FIELD", "PRECONDITION_VIOLATION", "USER_ACTION_IN_PROGRESS", "INVALID_DECRYPTED_REQUEST",
-		"FORBIDDEN", "SERVICE_UNAVAILABLE"}
 	sendResults = []string{"SUCCESS", "PHONE_NUMBER_NOT_ASSOCIATED_WITH_ACCOUNT", "UNKNOWN_PHONE_NUMBER",
 		"MESSAGE_UNABLE_TO_BE_SENT", "INVALID_PHONE_NUMBER", "NOT_ELIGIBLE", "OTP_LIMIT_REACHED", "ACCOUNT_CLOSED",
 		"ACCOUNT_CLOSED_ACCOUNT_TAKEN_OVER", "ACCOUNT_CLOSED_FRAUD"}
 	verifyResults     = []string{"SUCCESS", "OTP_NOT_MATCHED", "OTP_ALREADY_USED"}
 	cardVerifyResults = []string{"success", "otpNotMatched", "otpAlreadyUsed"}
 	resendResults     = []string{"success", "requestExpired", "otpRequestLimitReached"}
-	nativeResults     = []string{"otpSent", "unsupported", "notRequested"}
-	redirectResults   = []string{"unsupported", "notRequested"}
+	// The first members of authenticate's two cases. What is inside them is
+	// inferred and an operator may override it (SPEC §8), so only these
+	// names are checked, and that every object inside is a one-of.
+	nativeCases   = []string{"nativeOtpSupport", "nativeOtpNotSupported", "nativeOtpNotRequested"}
+	redirectCases = []string{"redirectUrlNotRequested", "redirectUrlSupport", "redirectUrlNotSupported"}
+	// cvnResults are Google's CvnResult values (SPEC §8).
+	cvnResults = []string{"CVN_RESULT_UNSPECIFIED", "NOT_SENT_UNSUPPORTED_BY_INTEGRATOR", "NOT_SENT_UNSUPPORTED_BY_NETWORK",
+		"NOT_SENT_UNSUPPORTED_BY_ISSUER", "NOT_SENT_SUPPORTED", "NOT_VERIFIED", "MATCH", "MISMATCH",
+		"UNSUPPORTED_BY_INTEGRATOR", "UNSUPPORTED_BY_NETWORK", "UNSUPPORTED_BY_ISSUER", "SKIPPED_BY_NETWORK",
+		"SKIPPED_BY_ISSUER", "CVN_RESULT_NOT_DETERMINED"}
+	// oldAuthenticate are the members of authenticate's response before
+	// SPEC §8 took Google's example's, and what replaced each.
+	oldAuthenticate = map[string]string{"paymentIntegratorAuthenticateId": "paymentIntegratorAuthenticationId",
+		"nativeOtpResult": "nativeOtpResultCase", "redirectUrlResult": "redirectUrlResultCase"}
 )
 
 // timestampSlack is how far a responseTimestamp may be from the client's
@@ -174,9 +221,10 @@ const timestampSlack = time.Hour
 
 // Check lists what is wrong with the answer's form, whatever its outcome:
 // the body opens with Google's side of the envelope and has its
-// Content-Type, an ErrorResponse or a method's response has the fields and
-// codes SPEC §1, §3 and §6–9 give it, and responseTimestamp is in the
-// dialect's form. An empty body is fine for an error (SPEC §3).
+// Content-Type, an ErrorResponse is in its dialect's form (SPEC §3), a
+// method's response has the fields and codes SPEC §6–9 give it, and
+// responseTimestamp is in the dialect's form. An empty body is fine for an
+// error (SPEC §3).
 func (r *Response) Check(contentType string, now time.Time) []string {
 	if len(r.Sealed) == 0 {
 		if r.Status == 200 {
@@ -201,10 +249,7 @@ func (r *Response) Check(contentType string, now time.Time) []string {
 		add("%s", p)
 	}
 	if r.Status != 200 {
-		if code := r.ErrorCode(); !slices.Contains(errorCodes, code) {
-			add("errorResponseCode %q is not one of SPEC §3's codes", code)
-		}
-		return problems
+		return append(problems, r.checkError()...)
 	}
 	str := func(key string) {
 		if r.Str(key) == "" {
@@ -216,41 +261,166 @@ func (r *Response) Check(contentType string, now time.Time) []string {
 		if !present && !required {
 			return ""
 		}
-		k, _ := oneOf(v)
+		k := oneOf(v)
 		if !slices.Contains(allowed, k) {
-			add("%s is %s, want a one-of of %s", field, describeOneOf(v), strings.Join(allowed, ", "))
+			add("%s is %s, want a one-of of %s", field, describeOneOf(field, v), strings.Join(allowed, ", "))
 		}
 		return k
 	}
-	switch r.Path {
-	case PathSendOtp:
-		str("paymentIntegratorSendOtpId")
-		if res := r.Str("result"); !slices.Contains(sendResults, res) {
-			add("result %q is not a sendOtp result code", res)
-		}
-	case PathVerifyOtp:
-		str("paymentIntegratorVerifyOtpId")
-		if res := r.Str("result"); !slices.Contains(verifyResults, res) {
-			add("result %q is not a verifyOtp result code", res)
-		}
-	case PathEcho, PathEchoV2:
+	switch m := r.method(); {
+	case m == methodEcho:
 		if _, ok := r.Body["clientMessage"].(string); !ok {
 			add("no clientMessage")
 		}
 		if _, ok := r.Body["serverMessage"].(string); !ok {
 			add("no serverMessage")
 		}
-	case PathAuthenticate:
-		oneOfIn("nativeOtpResult", nativeResults, true)
-		oneOfIn("redirectUrlResult", redirectResults, false)
-	case PathCardVerifyOtp:
+	case !r.Current() && m == methodSendOtp:
+		str("paymentIntegratorSendOtpId")
+		if res := r.Str("result"); !slices.Contains(sendResults, res) {
+			add("result %q is not a sendOtp result code", res)
+		}
+	case !r.Current() && m == methodVerifyOtp:
+		str("paymentIntegratorVerifyOtpId")
+		if res := r.Str("result"); !slices.Contains(verifyResults, res) {
+			add("result %q is not a verifyOtp result code", res)
+		}
+	case m == methodAuthenticate:
+		for old, now := range oldAuthenticate {
+			if _, ok := r.Body[old]; ok {
+				add("%s is the old shape of authenticate's response: SPEC §8 (Google's example) has %s", old, now)
+			}
+		}
+		str("paymentIntegratorAuthenticationId")
+		if cvn := r.Str("cvnResult"); !slices.Contains(cvnResults, cvn) {
+			add("cvnResult %q is not one of Google's CvnResult values", cvn)
+		}
+		for _, c := range []struct {
+			field   string
+			members []string
+		}{{"nativeOtpResultCase", nativeCases}, {"redirectUrlResultCase", redirectCases}} {
+			if oneOfIn(c.field, c.members, true) != "" {
+				if p := nestedOneOfs(c.field, r.Body[c.field]); p != "" {
+					add("%s", p)
+				}
+			}
+		}
+	case m == methodVerifyOtp:
 		if oneOfIn("result", cardVerifyResults, true) == "success" {
 			str("paymentIntegratorVerifyOtpId")
 		}
-	case PathResendOtp:
+	case m == methodResendOtp:
 		oneOfIn("result", resendResults, true)
 	}
 	return problems
+}
+
+// checkError checks an ErrorResponse against its dialect's form (SPEC §3):
+// the legacy one names its code in errorResponseCode, the current one in
+// the errorResponseResult one-of and never the other way round; the code
+// goes with the status; a 503 carries no code at all.
+func (r *Response) checkError() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	code, hasCode := r.Body["errorResponseCode"]
+	result, hasResult := r.Body["errorResponseResult"]
+	if r.Status == 503 {
+		if hasCode {
+			add("a 503 carries errorResponseCode %v: SPEC §3 gives a 503 no code", code)
+		}
+		if hasResult {
+			add("a 503 carries errorResponseResult %s: SPEC §3 gives a 503 no code", describeOneOf("errorResponseResult", result))
+		}
+		return problems
+	}
+	if !r.Current() {
+		if hasResult {
+			add("errorResponseResult in a legacy-dialect ErrorResponse, which names its code in errorResponseCode (SPEC §3)")
+		}
+		c, _ := code.(string)
+		_, _, status, ok := errorRow(c, false)
+		switch {
+		case !ok:
+			add("errorResponseCode %q is not one of SPEC §3's codes", c)
+		case status != r.Status:
+			add("%s goes with HTTP %d, not %d (SPEC §3)", c, status, r.Status)
+		}
+		return problems
+	}
+	if hasCode {
+		add("errorResponseCode %v in a current-dialect ErrorResponse, which names its code in the errorResponseResult one-of (SPEC §3)", code)
+	}
+	if !hasResult {
+		return append(problems, "no errorResponseResult (the current dialect's ErrorResponse names its code there, SPEC §3)")
+	}
+	member := oneOf(result)
+	c, _, status, ok := errorRow(member, true)
+	if !ok {
+		var members []string
+		for _, e := range errorTable {
+			members = append(members, e.member)
+		}
+		return append(problems, fmt.Sprintf("errorResponseResult is %s, want a one-of of %s",
+			describeOneOf("errorResponseResult", result), strings.Join(members, ", ")))
+	}
+	if status != r.Status {
+		add("%s (%s) goes with HTTP %d, not %d (SPEC §3)", member, c, status, r.Status)
+	}
+	detail, ok := result.(map[string]any)[member].(map[string]any)
+	if !ok {
+		return append(problems, fmt.Sprintf("errorResponseResult.%s is not an object", member))
+	}
+	switch member {
+	case "invalidApiVersion":
+		for _, v := range []string{"requestVersion", "expectedVersion"} {
+			if _, ok := majorOf(detail[v]); !ok {
+				add("errorResponseResult.invalidApiVersion.%s is not a {major} version", v)
+			}
+		}
+	case "invalidFieldValue":
+		if name, present := detail["invalidFieldName"]; present {
+			if s, _ := name.(string); s == "" {
+				add("errorResponseResult.invalidFieldValue.invalidFieldName is not a field name: %v", name)
+			}
+		}
+	}
+	return problems
+}
+
+// majorOf reads a current-dialect version {"major": N}.
+func majorOf(v any) (int, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return 0, false
+	}
+	n, ok := m["major"].(float64)
+	if !ok || n != float64(int(n)) {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// nestedOneOfs checks that every object inside a one-of case is a one-of
+// too, with at most one member (an empty object is Google's Empty), as the
+// operator's overrides of authenticate's shape must be (SPEC §8). It names
+// the first object that is not, or returns "".
+func nestedOneOfs(where string, v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if len(m) > 1 {
+		return fmt.Sprintf("%s is not a one-of: it has %s", where, strings.Join(sortedKeys(m), ", "))
+	}
+	for k, inner := range m {
+		if _, isObject := inner.(map[string]any); !isObject {
+			return fmt.Sprintf("%s.%s is not an object", where, k)
+		}
+		if p := nestedOneOfs(where+"."+k, inner); p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 // checkTimestamp checks responseHeader.responseTimestamp: a string of epoch
