@@ -132,11 +132,14 @@ func TestE2ESimulate(t *testing.T) {
 				switch {
 				case r.Status == simulator.Fail:
 					t.Errorf("FAIL %s: expected %s, got %s: %s", r.Name, r.Expected, r.Got, r.Detail)
+				case r.Status == simulator.Skip && strings.HasPrefix(r.Name, "surfaces/"):
+					// The deployment serves every surface: none is off.
 				case r.Status == simulator.Skip && !strings.HasPrefix(r.Detail, "not driveable from outside"):
 					t.Errorf("SKIP %s although everything it needs was given: %s", r.Name, r.Detail)
 				}
 			}
-			for _, name := range []string{"envelope/bad-signature", "envelope/wrong-encryption-key", "envelope/not-an-envelope"} {
+			for _, name := range []string{"envelope/bad-signature", "envelope/wrong-encryption-key", "envelope/not-an-envelope",
+				"e-wallets: sendOtp/success-by-phone", "korea-e-wallets: verifyOtp/success", "cards/authenticate-token-otp-sent"} {
 				if status[name] != simulator.Pass {
 					t.Errorf("%s: %q, want PASS", name, status[name])
 				}
@@ -222,5 +225,59 @@ func TestE2ESimulate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestE2ESimulateSurfaces plays Google against a deployment that turned two
+// surfaces off (serve --surfaces): told so with the same --surfaces, the
+// simulator skips their scenarios and finds their paths unanswered; told
+// that a served surface is off, it fails.
+func TestE2ESimulateSurfaces(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := e2eServe(t, nil, "--insecure-plaintext", "--data-dir", filepath.Join(dir, "data"),
+		"--sms-file", filepath.Join(dir, "sms.jsonl"), "--piaid", simPIAID, "--surfaces", "standard,india-cards")
+	run := func(surfaces string) (int, map[string]simulator.Result, string) {
+		code, rep, stderr := simConformance(t, "--target", p.url, "--insecure-plaintext", "--piaid", simPIAID,
+			"--surfaces", surfaces, "--only", `^(surfaces/|echo/v1$|echo/v2$|(e-wallets|korea-e-wallets): echo/v1$)`)
+		byName := map[string]simulator.Result{}
+		for _, r := range rep.Results {
+			byName[r.Name] = r
+		}
+		if len(byName) != 8 {
+			t.Errorf("--surfaces %s: %d results, want 8 (4 echoes, 4 surfaces)", surfaces, len(byName))
+		}
+		return code, byName, stderr
+	}
+
+	code, got, stderr := run("standard,india-cards")
+	if code != 0 {
+		t.Errorf("exit %d\nstderr: %s", code, stderr)
+	}
+	for name, want := range map[string]simulator.Status{
+		"echo/v1": simulator.Pass, "echo/v2": simulator.Pass,
+		"e-wallets: echo/v1": simulator.Skip, "korea-e-wallets: echo/v1": simulator.Skip,
+		"surfaces/e-wallets-off": simulator.Pass, "surfaces/korea-e-wallets-off": simulator.Pass,
+		"surfaces/standard-off": simulator.Skip, "surfaces/india-cards-off": simulator.Skip,
+	} {
+		r := got[name]
+		if r.Status != want {
+			t.Errorf("%s: %s (%s %s), want %s", name, r.Status, r.Got, r.Detail, want)
+		}
+		if want == simulator.Skip && !strings.Contains(r.Detail, "--surfaces") {
+			t.Errorf("%s: skipped for %q, which names no --surfaces", name, r.Detail)
+		}
+	}
+
+	// Told that India Cards is off although the deployment serves it.
+	code, got, _ = run("standard")
+	if code == 0 {
+		t.Error("exit 0 although a surface said to be off answers")
+	}
+	if r := got["surfaces/india-cards-off"]; r.Status != simulator.Fail || !strings.Contains(r.Detail, "is served") {
+		t.Errorf("surfaces/india-cards-off: %s %q, want FAIL saying it is served", r.Status, r.Detail)
+	}
+	if r := got["surfaces/e-wallets-off"]; r.Status != simulator.Pass {
+		t.Errorf("surfaces/e-wallets-off: %s %q, want PASS", r.Status, r.Detail)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -79,6 +80,25 @@ func (s Scenario) Requires() string {
 
 // Catalogue lists every scenario, in the order Conformance runs them.
 func Catalogue() []Scenario { return catalogue() }
+
+// WriteCatalogue lists the scenarios for people (`otpgate simulate
+// conformance --list`): each one's name, surface, SPEC sections, expected
+// answer and what it cannot run without.
+func WriteCatalogue(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tSURFACE\tSPEC\tEXPECTED\tNEEDS")
+	for _, s := range catalogue() {
+		surface := s.surface
+		switch {
+		case s.offSurface != "":
+			surface = "(" + s.offSurface + " off)"
+		case surface == "":
+			surface = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, surface, s.Spec, s.Expect, s.Requires())
+	}
+	return tw.Flush()
+}
 
 // ConformanceConfig says what to run and with what.
 type ConformanceConfig struct {
