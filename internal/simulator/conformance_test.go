@@ -292,3 +292,129 @@ func TestConformanceInteractive(t *testing.T) {
 		t.Errorf("the operator was asked %d times (%v), want 2", len(op.asked), op.asked)
 	}
 }
+
+// turnOff answers the router's 404 on every path under prefix, as a
+// deployment that turned that surface off does.
+func turnOff(prefix string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, prefix) {
+				http.NotFound(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Told which surfaces a target serves, the run skips the scenarios of the
+// others and checks that their paths answer 404; told wrong, it fails.
+func TestConformanceSurfaces(t *testing.T) {
+	tg := startTarget(t, withWrapper(turnOff("/e-wallets-v1/")))
+	c, codes := tg.client(t, nil, 0), tg.codes(t)
+	only := regexp.MustCompile(`^(surfaces/|echo/|(e-wallets|korea-e-wallets): (echo|sendOtp|verifyOtp)/)`)
+	run := func(surfaces ...string) map[string]simulator.Result {
+		t.Helper()
+		rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+			Client: c, Codes: codes, Surfaces: surfaces, Match: only})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]simulator.Result{}
+		for _, r := range rep.Results {
+			byName[r.Name] = r
+		}
+		return byName
+	}
+
+	got := run("standard", "korea-e-wallets", "india-cards")
+	for name, r := range got {
+		want := simulator.Pass
+		switch {
+		case strings.HasPrefix(name, "e-wallets: "):
+			want = simulator.Skip
+		case strings.HasPrefix(name, "surfaces/") && name != "surfaces/e-wallets-off":
+			want = simulator.Skip // served: nothing is off
+		case strings.Contains(r.Detail, "not driveable"):
+			want = simulator.Skip
+		}
+		if r.Status != want {
+			t.Errorf("%s: %s (%s: %s), want %s", name, r.Status, r.Got, r.Detail, want)
+		}
+		if want == simulator.Skip && !strings.Contains(r.Detail, "--surfaces") && !strings.Contains(r.Detail, "not driveable") {
+			t.Errorf("%s: skipped for %q, which names no --surfaces", name, r.Detail)
+		}
+	}
+	if r := got["korea-e-wallets: verifyOtp/success"]; r.Status != simulator.Pass {
+		t.Errorf("a served legacy surface's flow: %s %s", r.Status, r.Detail)
+	}
+
+	// Told every surface is served: e-wallets' scenarios meet the 404.
+	got = run()
+	if r := got["e-wallets: echo/v1"]; r.Status != simulator.Fail || r.Got != "404 (body is not a JSON object)" {
+		t.Errorf("e-wallets: echo/v1 against a surface turned off: %s %q", r.Status, r.Got)
+	}
+	// Told korea-e-wallets is off although it is served.
+	got = run("standard", "e-wallets", "india-cards")
+	if r := got["surfaces/korea-e-wallets-off"]; r.Status != simulator.Fail || !strings.Contains(r.Detail, "is served") {
+		t.Errorf("surfaces/korea-e-wallets-off against a served surface: %s %q", r.Status, r.Detail)
+	}
+}
+
+// insert puts text right after the first '{' of the answers to paths with
+// prefix whose status is status (0: any), as a server answering in the
+// wrong form would.
+func insert(prefix string, status int, text string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if strings.HasPrefix(r.URL.Path, prefix) && (status == 0 || rec.Code == status) {
+				body = bytes.Replace(body, []byte("{"), []byte("{"+text), 1)
+			}
+			w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	}
+}
+
+// A server still on the old shapes fails the scenarios that see them: an
+// ErrorResponse in the other dialect's form, or authenticate's former
+// members.
+func TestConformanceCatchesOldShapes(t *testing.T) {
+	cards := "/v1/payment-integrator-authenticated-card-fop-api/"
+	for _, tc := range []struct {
+		name     string
+		wrap     func(http.Handler) http.Handler
+		scenario string
+		detail   string
+	}{
+		{"a current error with errorResponseCode", insert(cards, 404, `"errorResponseCode":"INVALID_IDENTIFIER",`),
+			"cards/verify-unknown-authentication", "errorResponseCode"},
+		{"a legacy error with errorResponseResult", insert("/korea-e-wallets-v1/", 404, `"errorResponseResult":{"invalidIdentifier":{}},`),
+			"korea-e-wallets: sendOtp/unknown-association", "errorResponseResult in a legacy-dialect"},
+		{"authenticate's old id", rewrite(simulator.PathAuthenticate, "paymentIntegratorAuthenticationId", "paymentIntegratorAuthenticateId"),
+			"cards/authenticate-unknown-card", "old shape"},
+		{"authenticate's old result", rewrite(simulator.PathAuthenticate, `"nativeOtpResultCase"`, `"nativeOtpResult"`),
+			"cards/authenticate-otp-sent", "no nativeOtpResultCase"},
+		{"an idempotency violation across methods", rewrite(simulator.PathVerifyOtp, `"INVALID_IDENTIFIER"`, `"IDEMPOTENCY_VIOLATION"`),
+			"idempotency/other-method", "want 404 INVALID_IDENTIFIER"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := startTarget(t, withWrapper(tc.wrap))
+			rep, err := simulator.Conformance(context.Background(), simulator.ConformanceConfig{
+				Client: tg.client(t, nil, 0), Codes: tg.codes(t), Match: regexp.MustCompile("^" + regexp.QuoteMeta(tc.scenario) + "$")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 {
+				t.Fatalf("%d results", len(rep.Results))
+			}
+			if r := rep.Results[0]; r.Status != simulator.Fail || !strings.Contains(r.Detail, tc.detail) {
+				t.Errorf("%s: %s %q, want FAIL naming %q", r.Name, r.Status, r.Detail, tc.detail)
+			}
+		})
+	}
+}

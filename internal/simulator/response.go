@@ -210,8 +210,8 @@ var (
 		"SKIPPED_BY_ISSUER", "CVN_RESULT_NOT_DETERMINED"}
 	// oldAuthenticate are the members of authenticate's response before
 	// SPEC §8 took Google's example's, and what replaced each.
-	oldAuthenticate = map[string]string{"paymentIntegratorAuthenticateId": "paymentIntegratorAuthenticationId",
-		"nativeOtpResult": "nativeOtpResultCase", "redirectUrlResult": "redirectUrlResultCase"}
+	oldAuthenticate = [][2]string{{"paymentIntegratorAuthenticateId", "paymentIntegratorAuthenticationId"},
+		{"nativeOtpResult", "nativeOtpResultCase"}, {"redirectUrlResult", "redirectUrlResultCase"}}
 )
 
 // timestampSlack is how far a responseTimestamp may be from the client's
@@ -286,9 +286,9 @@ func (r *Response) Check(contentType string, now time.Time) []string {
 			add("result %q is not a verifyOtp result code", res)
 		}
 	case m == methodAuthenticate:
-		for old, now := range oldAuthenticate {
-			if _, ok := r.Body[old]; ok {
-				add("%s is the old shape of authenticate's response: SPEC §8 (Google's example) has %s", old, now)
+		for _, old := range oldAuthenticate {
+			if _, ok := r.Body[old[0]]; ok {
+				add("%s is the old shape of authenticate's response: SPEC §8 (Google's example) has %s", old[0], old[1])
 			}
 		}
 		str("paymentIntegratorAuthenticationId")
