@@ -3,8 +3,22 @@
 // PIAID), protects them with Google's side of the envelope, reads the
 // answers back through it, and runs two things with that client: a
 // conformance catalogue (Conformance) and a closed-loop load generator
-// (Load). `otpgate simulate` is its command line; the package's own tests
-// run the whole catalogue against an in-process server.
+// (Load). `otpgate simulate` is its command line, a thin shell over
+// KeyFiles, GoogleSide and Conformance; the package's own tests run the
+// whole catalogue against an in-process server.
+//
+// # Surfaces
+//
+// The catalogue is generated from a table of surfaces (Surfaces): the
+// legacy methods sendOtp, verifyOtp and echo under /v1/ (standard),
+// /e-wallets-v1/ and /korea-e-wallets-v1/, and India Cards' authenticate,
+// verifyOtp and resendOtp with /v2/echo in the current dialect. Every legacy
+// scenario runs on each legacy surface, named after it
+// ("e-wallets: sendOtp/unknown-phone-number"; the standard surface's and
+// India Cards' names carry no label), and a scenario both dialects share is
+// one row. ConformanceConfig.Surfaces (`--surfaces`, serve's names) says
+// which the target serves: the scenarios of the others are skipped and
+// surfaces/NAME-off checks that their paths answer the router's 404.
 //
 // # Google's side of the envelope
 //
@@ -24,8 +38,9 @@
 // the deployment does not trust) and --stranger-pgp-key (a public key not
 // the deployment's) for the probes; the same with -jose- for JOSE, with
 // serve's --jose-key-alg, --jose-enc, --jose-sig-alg and --jose-compress.
-// Before a run it sends one echo and stops, naming the flag to fix, when
-// the answer shows another scheme or keys that are not each other's pairs.
+// Before a run it sends one echo (GoogleSide.Preflight) and stops, naming
+// the flag to fix, when the answer shows another scheme or keys that are
+// not each other's pairs.
 //
 // # Fixture accounts
 //
@@ -34,14 +49,16 @@
 // fixtures`), in the format of `otpgate accounts import`: phones
 // +917000000001 on for the conformance accounts, +917000100000 on for the
 // LoadAccounts load accounts, association ids and account ids starting with
-// "sim-", cards from 499999…, and +917000099999 (UnknownPhone) reserved as a
-// phone no account may have. Import them into a sandbox with
+// "sim-", cards from 499999… each with a payment token from 499998… (the
+// "tokens" of the import format), and +917000099999 (UnknownPhone) reserved
+// as a phone no account may have. Import them into a sandbox with
 //
 //	otpgate simulate fixtures --out simulator-accounts.jsonl
 //	otpgate accounts import --data-dir DIR simulator-accounts.jsonl
 //
 // Every scenario that spends a send budget owns accounts of its own (see
-// PoolSize) and moves to the next when the budget of one is spent, so the
+// PoolSize), on each legacy surface its own ("sim-e-wallets-…"), and moves
+// to the next when the budget of one is spent, so the
 // catalogue runs again and again against one sandbox with the default
 // budgets (at least 10 runs in 15 minutes); OTP_LIMIT_REACHED is produced on
 // an account of its own and stays produced while it is limited.
