@@ -11,7 +11,7 @@ import (
 type importCmd struct {
 	storeFlags     `embed:""`
 	DataDir        string `help:"Directory of the embedded database." default:"./otpgate-data" type:"path"`
-	CardSecretFile string `help:"The card secret serve uses (--card-secret-file); default: the data directory's." type:"path" placeholder:"FILE"`
+	CardSecretFile string `help:"The card secret serve uses (--card-secret-file), which keys card and token numbers; default: the data directory's." type:"path" placeholder:"FILE"`
 	File           string `arg:"" help:"Accounts file: .jsonl (one JSON object a line) or .csv (with a header row)." type:"existingfile"`
 }
 
@@ -19,7 +19,7 @@ type importCmd struct {
 // row leaves the directory exactly as it was.
 func (c *importCmd) Run(ctx context.Context) error {
 	if c.DatabaseURL != "" && c.CardSecretFile == "" {
-		return errors.New("with --database-url, give --card-secret-file: the instances look cards up by it, so they must share it")
+		return errors.New("with --database-url, give --card-secret-file: the instances look cards and tokens up by it, so they must share it")
 	}
 	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
 	if err != nil {

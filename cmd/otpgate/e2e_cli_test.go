@@ -48,6 +48,34 @@ func dbAccounts(t *testing.T, dataDir string) []string {
 	return out
 }
 
+// expectRows runs a query of one text column on a data directory's
+// database, read-only, and wants its rows.
+func expectRows(t *testing.T, what, dataDir, query string, want ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, databaseFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	expectAccounts(t, what, got, want...)
+}
+
 func expectAccounts(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -123,6 +151,43 @@ func TestE2EAccountsImport(t *testing.T) {
 				t.Errorf("%s: the error repeats the bad phone number in full:\n%s", f.name, stderr)
 			}
 			expectAccounts(t, "after a failed import of "+f.name, dbAccounts(t, dataDir), v2...)
+		}
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		const (
+			card   = "4111111111111111"
+			token  = "4895370012003478"
+			token2 = "4895370012009999"
+		)
+		dir := filepath.Join(tmp, "tokens")
+		// A token may carry a card's number: tokens are kept apart.
+		importAccounts(t, dir, writeFile(t, tmp, "tokens.jsonl",
+			`{"accountId":"T1","phone":"+919822222222","cards":[{"number":"`+card+`","expiryMonth":"01","expiryYear":"30"}],`+
+				`"tokens":[{"number":"`+card+`"},{"number":"`+token2+`","expiryMonth":"06","expiryYear":"29"}]}`+"\n"))
+		expectRows(t, "tokens after the JSONL import", dir,
+			`SELECT a.id || ' ' || t.last4 || ' ' || t.expiry_year || '/' || t.expiry_month FROM tokens t JOIN accounts a ON a.id = t.account_id ORDER BY t.last4`,
+			"T1 1111 0/0", "T1 9999 2029/6")
+		// A re-import replaces them, from CSV.
+		importAccounts(t, dir, writeFile(t, tmp, "tokens.csv", "accountId,phone,cards,tokens\n"+
+			"T1,+919822222222,"+card+"/01/30,"+token+"\n"))
+		expectRows(t, "tokens after the CSV re-import", dir, `SELECT account_id || ' ' || last4 FROM tokens`, "T1 3478")
+		expectRows(t, "cards after the CSV re-import", dir, `SELECT account_id || ' ' || last4 FROM cards`, "T1 1111")
+		// Only keyed hashes are stored: no number is in the database in clear.
+		files, _ := filepath.Glob(filepath.Join(dir, databaseFile+"*"))
+		if len(files) == 0 {
+			t.Fatal("no database file to scan")
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []string{card, token, token2} {
+				if strings.Contains(string(b), n) {
+					t.Errorf("%s holds the number ending %s in clear", filepath.Base(f), n[len(n)-4:])
+				}
+			}
 		}
 	})
 

@@ -2,10 +2,10 @@
 // phone gets the codes of which account, its status, and the association ids
 // Google knows it by.
 //
-// Two formats carry the same five fields, accountId, phone, status,
-// associationIds and cards: JSON lines ([ParseJSONL]) and CSV with a header
-// row ([ParseCSV]). Both are strict, because a mistake in an import sends
-// codes to the wrong phone: every row is validated, names must be spelt
+// Two formats carry the same six fields, accountId, phone, status,
+// associationIds, cards and tokens: JSON lines ([ParseJSONL]) and CSV with a
+// header row ([ParseCSV]). Both are strict, because a mistake in an import
+// sends codes to the wrong phone: every row is validated, names must be spelt
 // exactly, and the whole file is rejected if any row is wrong, so that a
 // caller can never apply half of it. Errors name the 1-based line of the file
 // and never contain a full phone number.
@@ -33,6 +33,22 @@
 // ending 1111") or by its place in the row ("card 2"), never by its number.
 // A card may appear once in a file: twice in one account, or on two accounts,
 // is an error.
+//
+// # Tokens
+//
+// An account may also list network tokens of its cards (Google's
+// paymentToken, whose paymentTokenAccountNumber is the token's number):
+// "tokens", written and checked exactly as "cards", hashed under the same
+// secret, and reported as "token 2" or "token ending 3478":
+//
+//	{"accountId":"A1","phone":"+919876543210","tokens":[{"number":"4895370012003478"}]}
+//
+//	accountId,phone,cards,tokens
+//	A1,+919876543210,4111111111111111/01/30,4895370012003478;4895370012009999/06/29
+//
+// Tokens and cards are apart: a token number that equals a card number, on
+// the same account or another, is no conflict, and it is found only as what
+// it was listed as.
 package accounts
 
 import (
@@ -62,6 +78,20 @@ const (
 	fieldStatus         = "status"
 	fieldAssociationIDs = "associationIds"
 	fieldCards          = "cards"
+	fieldTokens         = "tokens"
+)
+
+// cardList is a list of an account that holds card numbers: its cards, or
+// the network tokens of its cards. Both are read, checked, hashed and
+// reported alike, and kept apart.
+type cardList struct {
+	field string // the JSON key and CSV column
+	noun  string // what errors call one entry: "token 2", "token ending 3478"
+}
+
+var (
+	cardsList  = cardList{fieldCards, "card"}
+	tokensList = cardList{fieldTokens, "token"}
 )
 
 // The keys of a card object in JSON lines; the names also serve the errors
@@ -117,6 +147,7 @@ type row struct {
 	status         string
 	associationIDs []string
 	cards          []rawCard
+	tokens         []rawCard
 }
 
 // rawCard is one card as read from a file, before validation. An absent
@@ -133,12 +164,12 @@ type collector struct {
 	errs     []error
 	full     bool // maxErrors reached: stop reading
 
-	idLine  map[string]int     // accountId → line it was first seen on
-	assocAt map[string]assocAt // associationId → where it was first seen
-	cardAt  map[string]assocAt // card hash → where it was first seen
+	idLine  map[string]int      // accountId → line it was first seen on
+	assocAt map[string]assocAt  // associationId → where it was first seen
+	cardAt  map[cardKey]assocAt // card or token → where it was first seen
 
 	hashCard     func(number string) []byte
-	noHashFailed bool // the error for cards without hashCard is given
+	noHashFailed map[string]bool // lists whose error for a nil hashCard is given
 }
 
 type assocAt struct {
@@ -146,12 +177,16 @@ type assocAt struct {
 	account string
 }
 
+// cardKey is a card or a token: the same hash in the other list is another.
+type cardKey struct{ list, hash string }
+
 func newCollector(hashCard func(number string) []byte) *collector {
 	return &collector{
-		idLine:   map[string]int{},
-		assocAt:  map[string]assocAt{},
-		cardAt:   map[string]assocAt{},
-		hashCard: hashCard,
+		idLine:       map[string]int{},
+		assocAt:      map[string]assocAt{},
+		cardAt:       map[cardKey]assocAt{},
+		hashCard:     hashCard,
+		noHashFailed: map[string]bool{},
 	}
 }
 
@@ -238,9 +273,10 @@ func (c *collector) add(r row) bool {
 		}
 	}
 
-	if !c.addCards(&a, r, idErr == nil, check) {
-		ok = false
-	}
+	var cardsOK, tokensOK bool
+	a.Cards, cardsOK = c.addCards(cardsList, r.cards, r, idErr == nil, check)
+	a.Tokens, tokensOK = c.addCards(tokensList, r.tokens, r, idErr == nil, check)
+	ok = ok && cardsOK && tokensOK
 
 	if ok {
 		c.accounts = append(c.accounts, a)
@@ -248,26 +284,27 @@ func (c *collector) add(r row) bool {
 	return !c.full
 }
 
-// addCards validates the cards of r into a, reporting its problems through
-// check. knownID tells whether r has a valid accountId to check the cards of
-// other rows against. It reports whether the cards are all valid.
-func (c *collector) addCards(a *otp.Account, r row, knownID bool, check func(error)) bool {
-	if len(r.cards) == 0 {
-		return true
+// addCards validates raws, the list of r that is list, and returns its
+// cards, reporting its problems through check. knownID tells whether r has a
+// valid accountId to check the cards of other rows against. ok reports
+// whether the cards are all valid.
+func (c *collector) addCards(list cardList, raws []rawCard, r row, knownID bool, check func(error)) (cards []otp.Card, ok bool) {
+	if len(raws) == 0 {
+		return nil, true
 	}
 	if c.hashCard == nil {
-		// Said once: every row with cards has the same problem, and the
-		// file is rejected anyway.
-		if !c.noHashFailed {
-			c.noHashFailed = true
-			check(errors.New("cards cannot be imported: no card secret is configured to hash them with"))
+		// Said once a list: every row with such numbers has the same
+		// problem, and the file is rejected anyway.
+		if !c.noHashFailed[list.field] {
+			c.noHashFailed[list.field] = true
+			check(fmt.Errorf("%s cannot be imported: no card secret is configured to hash them with", list.field))
 		}
-		return false
+		return nil, false
 	}
-	ok := true
-	seen := make(map[string]bool, len(r.cards))
-	for i, rc := range r.cards {
-		card, errs := parseCard(i+1, rc, c.hashCard)
+	ok = true
+	seen := make(map[cardKey]bool, len(raws))
+	for i, rc := range raws {
+		card, errs := parseCard(list.noun, i+1, rc, c.hashCard)
 		if len(errs) > 0 {
 			ok = false
 			for _, err := range errs {
@@ -275,17 +312,17 @@ func (c *collector) addCards(a *otp.Account, r row, knownID bool, check func(err
 			}
 			continue
 		}
-		key := string(card.Hash)
+		key := cardKey{list: list.field, hash: string(card.Hash)}
 		if seen[key] {
 			// Unlike an association id, a card twice is not dropped: the
 			// two could disagree on the expiry, and either way the row was
 			// not written with care.
 			ok = false
-			check(fmt.Errorf("card ending %s given twice", card.Last4))
+			check(fmt.Errorf("%s ending %s given twice", list.noun, card.Last4))
 			continue
 		}
 		seen[key] = true
-		a.Cards = append(a.Cards, card)
+		cards = append(cards, card)
 		if !knownID {
 			continue
 		}
@@ -295,18 +332,18 @@ func (c *collector) addCards(a *otp.Account, r row, knownID bool, check func(err
 			c.cardAt[key] = assocAt{line: r.line, account: r.id}
 		} else if at.account != r.id {
 			ok = false
-			check(fmt.Errorf("card ending %s already on line %d, for %s %s", card.Last4, at.line, fieldAccountID, quote(at.account)))
+			check(fmt.Errorf("%s ending %s already on line %d, for %s %s", list.noun, card.Last4, at.line, fieldAccountID, quote(at.account)))
 		}
 	}
-	return ok
+	return cards, ok
 }
 
-// parseCard validates the n-th card of a row and hashes its number. The
-// number goes nowhere else: the card holds its hash and last four digits,
-// and the errors name it by those digits at most.
-func parseCard(n int, rc rawCard, hashCard func(string) []byte) (otp.Card, []error) {
+// parseCard validates the n-th card (or token: noun says which) of a row
+// and hashes its number. The number goes nowhere else: the card holds its
+// hash and last four digits, and the errors name it by those digits at most.
+func parseCard(noun string, n int, rc rawCard, hashCard func(string) []byte) (otp.Card, []error) {
 	var errs []error
-	label := fmt.Sprintf("card %d", n)
+	label := fmt.Sprintf("%s %d", noun, n)
 	switch num := rc.number; {
 	case !rc.hasNumber || num == "":
 		errs = append(errs, fmt.Errorf("%s: %s is missing", label, fieldNumber))
@@ -315,7 +352,7 @@ func parseCard(n int, rc rawCard, hashCard func(string) []byte) (otp.Card, []err
 	case len(num) < minCardLen || len(num) > maxCardLen:
 		errs = append(errs, fmt.Errorf("%s: %s: %d digits, want %d to %d", label, fieldNumber, len(num), minCardLen, maxCardLen))
 	default:
-		label = "card ending " + num[len(num)-4:]
+		label = noun + " ending " + num[len(num)-4:]
 	}
 
 	var card otp.Card

@@ -266,7 +266,7 @@ func jsonlCardCases() []parseCase {
 			in:   lines(jsonCards(1, `[{"`+visa+`":"01/30"}]`), `{"accountId":"A2","phone":"+919876543212","`+master+`":"01/30"}`),
 			wantErrs: []string{
 				`line 1: card 1: unknown field "************1111"; want number, expiryMonth, expiryYear`,
-				`line 2: unknown field "************4444"; want accountId, phone, status, associationIds, cards`,
+				`line 2: unknown field "************4444"; want accountId, phone, status, associationIds, cards, tokens`,
 			},
 		},
 		{
@@ -465,13 +465,13 @@ func csvCardCases() []parseCase {
 		{
 			name:     "unknown column",
 			in:       lines("accountId,phone,card", "A1,+919876543211,"+visa),
-			wantErrs: []string{`line 1: header: unknown column "card"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column "card"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			// A file without its header row, starting with the cards.
 			name:     "card number as a column name",
 			in:       lines(visa+",A1,+919876543211", master+",A2,+919876543212"),
-			wantErrs: []string{`line 1: header: unknown column "************1111"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column "************1111"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "same card twice in an account",
@@ -497,9 +497,9 @@ func TestParseCSVCards(t *testing.T) {
 // runs of 12 and more digits that are not phone numbers.
 var cardNumbers = regexp.MustCompile(`(?:^|[^+0-9])([0-9]{12,})`)
 
-// TestCardNumbersNotLeaked runs every card test and looks for the card numbers
-// of its input in what the parse returns: error messages and accounts. It
-// also checks that only valid numbers reach hashCard.
+// TestCardNumbersNotLeaked runs every card and token test and looks for the
+// numbers of its input in what the parse returns: error messages and
+// accounts. It also checks that only valid numbers reach hashCard.
 func TestCardNumbersNotLeaked(t *testing.T) {
 	var mu sync.Mutex
 	var hashed []string
@@ -516,6 +516,8 @@ func TestCardNumbersNotLeaked(t *testing.T) {
 	}{
 		{"jsonl", ParseJSONL, jsonlCardCases()},
 		{"csv", ParseCSV, csvCardCases()},
+		{"jsonl tokens", ParseJSONL, jsonlTokenCases()},
+		{"csv tokens", ParseCSV, csvTokenCases()},
 	} {
 		for _, tt := range p.cases {
 			t.Run(p.name+"/"+tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 )
 
 // assocSep separates the association ids within their CSV cell, and
-// cardSep the cards within theirs.
+// cardSep the cards (or tokens) within theirs.
 const (
 	assocSep = ";"
 	cardSep  = ";"
@@ -26,14 +26,14 @@ const expirySep = "/"
 // ParseCSV reads accounts as CSV (RFC 4180) with a header row naming the
 // columns, in any order:
 //
-//	accountId,phone,status,associationIds,cards
-//	A1,+919876543210,active,as-1;as-2,4111111111111111/01/30;378282246310005
+//	accountId,phone,status,associationIds,cards,tokens
+//	A1,+919876543210,active,as-1;as-2,4111111111111111/01/30;378282246310005,4895370012003478
 //
-// The accountId and phone columns are required; status, associationIds and
-// cards may be left out. A header naming any other column, or a column twice,
-// is an error. An empty status cell means "active"; the association ids share
-// one cell, separated by ';', and an empty cell means none. Cells are taken as
-// they are, spaces included.
+// The accountId and phone columns are required; status, associationIds,
+// cards and tokens may be left out. A header naming any other column, or a
+// column twice, is an error. An empty status cell means "active"; the
+// association ids share one cell, separated by ';', and an empty cell means
+// none. Cells are taken as they are, spaces included.
 //
 // The cards share one cell too, separated by ';', each written NUMBER,
 // NUMBER/MM/YY or NUMBER/MM/YYYY: 12 to 19 digits, then optionally the
@@ -43,8 +43,9 @@ const expirySep = "/"
 //	4111111111111111/01/30;5555555555554444/12/2031;378282246310005
 //
 // holds three cards, the last with an unknown expiry. An empty cell means no
-// cards. Each number is given to hashCard once validated, as for
-// [ParseJSONL].
+// cards. The tokens cell (network tokens of cards: each number is Google's
+// paymentTokenAccountNumber) is written exactly as the cards cell. Each
+// number is given to hashCard once validated, as for [ParseJSONL].
 //
 // Blank lines, a UTF-8 byte order mark at the start, CRLF line endings and
 // quoted fields (also spanning lines) are accepted; line numbers in errors
@@ -104,6 +105,9 @@ func ParseCSV(r io.Reader, hashCard func(number string) []byte) ([]otp.Account, 
 		if cell := cols.get(rec, fieldCards); cell != "" {
 			rw.cards = splitCards(cell)
 		}
+		if cell := cols.get(rec, fieldTokens); cell != "" {
+			rw.tokens = splitCards(cell)
+		}
 		if !c.add(rw) {
 			break
 		}
@@ -128,7 +132,7 @@ func columns(header []string) (columnIndex, error) {
 	ci := make(columnIndex, len(header))
 	for i, name := range header {
 		switch name {
-		case fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs, fieldCards:
+		case fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs, fieldCards, fieldTokens:
 		default:
 			return nil, fmt.Errorf("header: unknown column %s; want %s", quoteMasked(name), fieldList)
 		}
@@ -145,9 +149,9 @@ func columns(header []string) (columnIndex, error) {
 	return ci, nil
 }
 
-// splitCards splits a cards cell into its cards. A card of the wrong shape
-// (an empty one, or NUMBER/MM) keeps what it has, for parseCard to name the
-// problem without quoting the card.
+// splitCards splits a cards (or tokens) cell into its cards. A card of the
+// wrong shape (an empty one, or NUMBER/MM) keeps what it has, for parseCard
+// to name the problem without quoting the card.
 func splitCards(cell string) []rawCard {
 	items := strings.Split(cell, cardSep)
 	cards := make([]rawCard, 0, len(items))

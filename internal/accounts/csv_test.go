@@ -74,17 +74,17 @@ func TestParseCSV(t *testing.T) {
 		{
 			name:     "unknown column",
 			in:       lines("accountId,phone,stauts", "A1,+919876543210,active"),
-			wantErrs: []string{`line 1: header: unknown column "stauts"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column "stauts"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "column name in the wrong case",
 			in:       lines("accountID,phone", "A1,+919876543210"),
-			wantErrs: []string{`line 1: header: unknown column "accountID"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column "accountID"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "column name with a space",
 			in:       lines("accountId, phone", "A1,+919876543210"),
-			wantErrs: []string{`line 1: header: unknown column " phone"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column " phone"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "column twice",
@@ -104,12 +104,12 @@ func TestParseCSV(t *testing.T) {
 		{
 			name:     "no header: data in the first line",
 			in:       lines("A1,+919876543210,active,as-1"),
-			wantErrs: []string{`line 1: header: unknown column "A1"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: header: unknown column "A1"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "header after blank lines",
 			in:       "\n\n" + lines("accountId,phone,state"),
-			wantErrs: []string{`line 3: header: unknown column "state"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 3: header: unknown column "state"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 
 		// CSV syntax.

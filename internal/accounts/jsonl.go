@@ -20,33 +20,37 @@ const maxLineLen = 1 << 20
 // bom is the UTF-8 byte order mark some editors put at the start of a file.
 var bom = []byte("\ufeff")
 
-var fieldList = strings.Join([]string{fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs, fieldCards}, ", ")
+var fieldList = strings.Join([]string{fieldAccountID, fieldPhone, fieldStatus, fieldAssociationIDs, fieldCards, fieldTokens}, ", ")
 
 var cardFieldList = strings.Join([]string{fieldNumber, fieldExpiryMonth, fieldExpiryYear}, ", ")
 
 // ParseJSONL reads accounts as JSON lines, one object per line:
 //
 //	{"accountId":"A1","phone":"+919876543210","status":"active","associationIds":["as-1"],
-//	 "cards":[{"number":"4111111111111111","expiryMonth":"01","expiryYear":"30"}]}
+//	 "cards":[{"number":"4111111111111111","expiryMonth":"01","expiryYear":"30"}],
+//	 "tokens":[{"number":"4895370012003478"}]}
 //
 // (on one line). accountId and phone are required. status defaults to
-// "active" when it is absent, null or "". associationIds and cards may be
-// absent, null or [].
+// "active" when it is absent, null or "". associationIds, cards and tokens
+// may be absent, null or [].
 //
 // A card's number is a string of 12 to 19 digits. Its expiryMonth ("1" to
 // "12", or "01" to "12") and expiryYear ("YY" for 20YY, or "YYYY") may be
 // strings or JSON numbers; they may be absent or null together, for an
-// unknown expiry, but not one without the other.
+// unknown expiry, but not one without the other. A token (a network token
+// of a card: its number is Google's paymentTokenAccountNumber) is an object
+// of the same three keys, under the same rules.
 //
-// The keys, of the account and of its cards, must be spelt exactly as above
-// (encoding/json alone would match "PHONE" too), may not repeat (it would
-// silently keep the last one), and no other key is allowed, so that a typo
-// fails the import instead of dropping a field. Blank lines, a UTF-8 byte
-// order mark at the start and CRLF line endings are accepted.
+// The keys, of the account and of its cards and tokens, must be spelt
+// exactly as above (encoding/json alone would match "PHONE" too), may not
+// repeat (it would silently keep the last one), and no other key is allowed,
+// so that a typo fails the import instead of dropping a field. Blank lines,
+// a UTF-8 byte order mark at the start and CRLF line endings are accepted.
 //
-// hashCard is the keyed hash under which a card is stored (see the package
-// documentation); it is given each card number once validated, and may be nil
-// when no card secret is configured, making a file with cards an error.
+// hashCard is the keyed hash under which a card or token is stored (see the
+// package documentation); it is given each number once validated, and may be
+// nil when no card secret is configured, making a file with cards or tokens
+// an error.
 //
 // Either every account of the file is returned, or none and an error joining
 // a [*RowError] per problem found; after 20 of them, a last error says that
@@ -101,7 +105,7 @@ func decodeLine(b []byte) (row, error) {
 	if tok != json.Delim('{') {
 		return r, errors.New("not a JSON object")
 	}
-	seen := make(map[string]bool, 5)
+	seen := make(map[string]bool, 6)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -118,7 +122,7 @@ func decodeLine(b []byte) (row, error) {
 			dst = &r.status
 		case fieldAssociationIDs:
 			dst = &r.associationIDs
-		case fieldCards:
+		case fieldCards, fieldTokens:
 		default:
 			return r, fmt.Errorf("unknown field %s; want %s", quoteMasked(key), fieldList)
 		}
@@ -126,16 +130,18 @@ func decodeLine(b []byte) (row, error) {
 			return r, fmt.Errorf("field %s given twice", key)
 		}
 		seen[key] = true
-		if key == fieldCards {
-			cards, err := decodeCards(dec)
-			if err != nil {
-				return r, err
+		switch key {
+		case fieldCards:
+			r.cards, err = decodeCards(dec, cardsList)
+		case fieldTokens:
+			r.tokens, err = decodeCards(dec, tokensList)
+		default:
+			if err = dec.Decode(dst); err != nil {
+				err = fmt.Errorf("%s: %w", key, jsonError(err))
 			}
-			r.cards = cards
-			continue
 		}
-		if err := dec.Decode(dst); err != nil {
-			return r, fmt.Errorf("%s: %w", key, jsonError(err))
+		if err != nil {
+			return r, err
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing '}'
@@ -147,36 +153,36 @@ func decodeLine(b []byte) (row, error) {
 	return r, nil
 }
 
-// decodeCards decodes the value of "cards": null, or an array of card
-// objects, walking their keys as decodeLine does. Its errors never quote a
-// value, which could be a card number.
-func decodeCards(dec *json.Decoder) ([]rawCard, error) {
+// decodeCards decodes the value of "cards" or "tokens" (list says which):
+// null, or an array of card objects, walking their keys as decodeLine does.
+// Its errors never quote a value, which could be a card number.
+func decodeCards(dec *json.Decoder, list cardList) ([]rawCard, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fieldCards, jsonError(err))
+		return nil, fmt.Errorf("%s: %w", list.field, jsonError(err))
 	}
 	switch tok {
 	case nil:
 		return nil, nil
 	case json.Delim('['):
 	default:
-		return nil, fmt.Errorf("%s: got %s, want an array of objects", fieldCards, jsonKind(tok))
+		return nil, fmt.Errorf("%s: got %s, want an array of objects", list.field, jsonKind(tok))
 	}
 	var cards []rawCard
 	for dec.More() {
 		c, err := decodeCard(dec)
 		if err != nil {
-			return nil, fmt.Errorf("card %d: %w", len(cards)+1, err)
+			return nil, fmt.Errorf("%s %d: %w", list.noun, len(cards)+1, err)
 		}
 		cards = append(cards, c)
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, fmt.Errorf("%s: %w", fieldCards, jsonError(err))
+		return nil, fmt.Errorf("%s: %w", list.field, jsonError(err))
 	}
 	return cards, nil
 }
 
-// decodeCard decodes one card object.
+// decodeCard decodes one card (or token) object.
 func decodeCard(dec *json.Decoder) (rawCard, error) {
 	var c rawCard
 	tok, err := dec.Token()

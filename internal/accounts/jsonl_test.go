@@ -108,12 +108,12 @@ func TestParseJSONL(t *testing.T) {
 		{
 			name:     "unknown field",
 			in:       lines(valid("A1"), `{"accountId":"A2","phone":"+919876543211","stauts":"closed"}`),
-			wantErrs: []string{`line 2: unknown field "stauts"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 2: unknown field "stauts"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "field name in the wrong case",
 			in:       lines(`{"accountId":"A1","Phone":"+919876543210"}`),
-			wantErrs: []string{`line 1: unknown field "Phone"; want accountId, phone, status, associationIds, cards`},
+			wantErrs: []string{`line 1: unknown field "Phone"; want accountId, phone, status, associationIds, cards, tokens`},
 		},
 		{
 			name:     "field twice",

@@ -35,14 +35,18 @@ type Account struct {
 	Status         AccountStatus
 	AssociationIDs []string
 	Cards          []Card
+	// Tokens are network tokens of the account's cards (Google's
+	// paymentToken), looked up apart from Cards: a token number that equals
+	// some card number is still only a token.
+	Tokens []Card
 }
 
-// Card is a payment card of an account, for India Cards authentication. Its
-// number is never stored: Hash is HMAC-SHA-256 of the number under the
-// deployment's card secret.
+// Card is a payment card of an account, or a network token of one, for
+// India Cards authentication. Its number is never stored: Hash is
+// HMAC-SHA-256 of the number under the deployment's card secret.
 type Card struct {
 	Hash        []byte
-	Last4       string
-	ExpiryYear  int // four digits; 0 when unknown
-	ExpiryMonth int // 1–12; 0 when unknown
+	Last4       string // of the number hashed: the token's own for a token
+	ExpiryYear  int    // four digits; 0 when unknown
+	ExpiryMonth int    // 1–12; 0 when unknown
 }

@@ -4,13 +4,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // The authenticate results (India Cards, SPEC §8), as stored in idempotency
 // records. SendSuccess ("success") means the OTP was sent, so that verifyOtp
-// treats an authenticate like a sendOtp.
+// treats an authenticate like a sendOtp. The card results stand for a token
+// too: Google has no codes of its own for one.
 const (
 	AuthCardUnknown  = "card_not_found"
 	AuthCardExpired  = "card_expired"
@@ -41,39 +43,61 @@ func DefaultCardPolicy() CardPolicy {
 }
 
 // AuthenticateRequest is an India Cards authenticate as the domain sees it:
-// the card only by the keyed hash of its number.
+// the card, or the network token of one, only by the keyed hash of its
+// number. Google's accountDetails holds one or the other, so exactly one of
+// CardHash and TokenHash is set.
 type AuthenticateRequest struct {
 	Ref
-	CardHash    []byte
-	ExpiryYear  int // four digits, from the request
+	CardHash  []byte
+	TokenHash []byte
+	// The expiry from the request: four digits and 1–12. A card always has
+	// one; a token's is optional, and 0 and 0 when Google sent none.
+	ExpiryYear  int
 	ExpiryMonth int
 	NativeOtp   bool // whether Google asked for a native OTP
 }
 
-// Authenticate starts an authentication session: it finds the card's account
-// and texts it a code, with the same two transactions as Send. The session is
-// the request's idempotency record: its requestId is the
+// check rejects a request that the caller built wrong: it is a bug there,
+// not something Google sent.
+func (r AuthenticateRequest) check() error {
+	switch {
+	case (r.CardHash == nil) == (r.TokenHash == nil):
+		return errors.New("otp: authenticate: set exactly one of CardHash and TokenHash")
+	case r.CardHash != nil && r.ExpiryYear == 0:
+		return errors.New("otp: authenticate: a card comes with its expiry")
+	}
+	return nil
+}
+
+// lookUp finds the card or token of r and its account, or nil and nil.
+func (r AuthenticateRequest) lookUp(tx Tx) (*Account, *Card, error) {
+	if r.TokenHash != nil {
+		return tx.AccountByToken(r.TokenHash)
+	}
+	return tx.AccountByCard(r.CardHash)
+}
+
+// Authenticate starts an authentication session: it finds the account of the
+// card or token and texts it a code, with the same two transactions as Send.
+// The session is the request's idempotency record: its requestId is the
 // authenticateRequestId of verifyOtp and resendOtp.
 func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outcome, error) {
+	if err := r.check(); err != nil {
+		return Outcome{}, err
+	}
 	return s.claimAndDeliver(ctx, r.Ref, delivery{onFailure: SendUnableToSend}, func(tx Tx) (*Account, string, error) {
 		if !r.NativeOtp {
 			return nil, AuthNotRequested, nil
 		}
-		acct, card, err := tx.AccountByCard(r.CardHash)
+		acct, onFile, err := r.lookUp(tx)
 		if err != nil {
 			return nil, "", err
 		}
 		if acct == nil {
 			return nil, AuthCardUnknown, nil
 		}
-		if card.ExpiryYear != 0 && (card.ExpiryYear != r.ExpiryYear || card.ExpiryMonth != r.ExpiryMonth) {
-			// The number is ours but the card is not the one on file
-			// (reissued, or a mistyped expiry): say no more than unknown.
-			return nil, AuthCardUnknown, nil
-		}
-		now := s.now()
-		if r.ExpiryYear < now.Year() || r.ExpiryYear == now.Year() && r.ExpiryMonth < int(now.Month()) {
-			return nil, AuthCardExpired, nil
+		if result := s.checkExpiry(onFile, r); result != "" {
+			return nil, result, nil
 		}
 		switch {
 		case acct.Status.Closed():
@@ -83,6 +107,25 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 		}
 		return acct, "", nil
 	})
+}
+
+// checkExpiry compares the expiry of the request with the one on file, and
+// with today. Only what is known can be checked: a token may come without an
+// expiry, and the directory may hold none.
+func (s *Service) checkExpiry(onFile *Card, r AuthenticateRequest) string {
+	if r.ExpiryYear == 0 {
+		return ""
+	}
+	if onFile.ExpiryYear != 0 && (onFile.ExpiryYear != r.ExpiryYear || onFile.ExpiryMonth != r.ExpiryMonth) {
+		// The number is ours but the card is not the one on file
+		// (reissued, or a mistyped expiry): say no more than unknown.
+		return AuthCardUnknown
+	}
+	now := s.now()
+	if r.ExpiryYear < now.Year() || r.ExpiryYear == now.Year() && r.ExpiryMonth < int(now.Month()) {
+		return AuthCardExpired
+	}
+	return ""
 }
 
 // ResendRequest is a resendOtp.
@@ -155,10 +198,10 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	return Outcome{}, &sendPlan{delivery: d, rec: rec, phone: acct.Phone, code: code}, nil
 }
 
-// CardHasher keys card numbers: the directory and the requests meet on
-// HMAC-SHA-256 of the number under the deployment's card secret, so that a
-// copy of the database yields no card numbers (an unkeyed hash of a 16-digit
-// number with a known prefix is quickly brute-forced).
+// CardHasher keys card and token numbers: the directory and the requests
+// meet on HMAC-SHA-256 of the number under the deployment's card secret, so
+// that a copy of the database yields no card numbers (an unkeyed hash of a
+// 16-digit number with a known prefix is quickly brute-forced).
 type CardHasher struct{ key []byte }
 
 // NewCardHasher checks the secret and builds a CardHasher.

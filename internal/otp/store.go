@@ -16,7 +16,7 @@ type Store interface {
 	// An error of fn's own comes back unchanged and is not retried.
 	Tx(ctx context.Context, fn func(Tx) error) error
 	// ImportAccounts inserts or updates accounts, replacing their association
-	// ids and cards, in one transaction: all of them or none.
+	// ids, cards and tokens, in one transaction: all of them or none.
 	ImportAccounts(ctx context.Context, accounts []Account) error
 	// Purge deletes what is past retention and reports how many rows went.
 	Purge(ctx context.Context, p PurgeBefore) (int64, error)
@@ -45,6 +45,9 @@ type Tx interface {
 	AccountByAssociation(associationID string) (*Account, error)
 	// AccountByCard finds a card by the keyed hash of its number.
 	AccountByCard(cardHash []byte) (*Account, *Card, error)
+	// AccountByToken finds a network token by the keyed hash of its number.
+	// Tokens and cards are apart: neither lookup finds the other.
+	AccountByToken(tokenHash []byte) (*Account, *Card, error)
 
 	// CountEvents counts events after since, stopping at atMost: a budget
 	// only needs to know whether it is spent, and a subject with a long

@@ -128,9 +128,9 @@ func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 	return s.inTx(ctx, func(t *pgTx) error { return fn(t) })
 }
 
-// ImportAccounts upserts accounts and replaces their association ids and
-// cards, all in one transaction. An association id or a card that belongs to
-// an account outside the import fails the whole import.
+// ImportAccounts upserts accounts and replaces their association ids, cards
+// and tokens, all in one transaction. An association id, card or token that
+// belongs to an account outside the import fails the whole import.
 func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) error {
 	return s.inTx(ctx, func(t *pgTx) error {
 		return t.importAccounts(accounts, time.Now().UnixMilli())
@@ -140,12 +140,23 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 // importBatch is how many statements of an import go to the server at once.
 const importBatch = 500
 
-// importLink is an association id or a card to insert for an account.
+// importLink is an association id, a card or a token to insert for an
+// account.
 type importLink struct {
 	account     string
 	association string    // an association id, or
-	card        *otp.Card // a card
+	card        *otp.Card // a card or a token, to insert into table
+	table       cardTable
 }
+
+// cardTable is a table of cards or of tokens, which have the same shape, and
+// what its errors call one row.
+type cardTable struct{ name, noun string }
+
+var (
+	cardList  = cardTable{"cards", "card"}
+	tokenList = cardTable{"tokens", "token"}
+)
 
 func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 	for start := 0; start < len(accounts); start += importBatch {
@@ -155,10 +166,12 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 			b.Queue(`INSERT INTO accounts (id, phone, status, updated_at) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (id) DO UPDATE SET phone = EXCLUDED.phone, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
 				a.ID, a.Phone, string(a.Status), now)
-			b.Queue(`DELETE FROM associations WHERE account_id = $1`, a.ID)
-			b.Queue(`DELETE FROM cards WHERE account_id = $1`, a.ID)
+			for _, table := range []string{"associations", cardList.name, tokenList.name} {
+				b.Queue(`DELETE FROM `+table+` WHERE account_id = $1`, a.ID)
+			}
 		}
-		if _, err := t.sendBatch(b, func(i int) string { return "import account " + part[i/3].ID }); err != nil {
+		perAccount := b.Len() / len(part)
+		if _, err := t.sendBatch(b, func(i int) string { return "import account " + part[i/perAccount].ID }); err != nil {
 			return err
 		}
 	}
@@ -170,7 +183,10 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 			links = append(links, importLink{account: a.ID, association: as})
 		}
 		for i := range a.Cards {
-			links = append(links, importLink{account: a.ID, card: &a.Cards[i]})
+			links = append(links, importLink{account: a.ID, card: &a.Cards[i], table: cardList})
+		}
+		for i := range a.Tokens {
+			links = append(links, importLink{account: a.ID, card: &a.Tokens[i], table: tokenList})
 		}
 	}
 	for start := 0; start < len(links); start += importBatch {
@@ -184,7 +200,7 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 				b.Queue(`INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 					l.association, l.account)
 			} else {
-				b.Queue(`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5)
+				b.Queue(`INSERT INTO `+l.table.name+` (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5)
 					ON CONFLICT (hash) DO NOTHING`,
 					bytes(l.card.Hash), l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
 			}
@@ -202,7 +218,8 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 	return nil
 }
 
-// importConflict is the error of a link whose association id or card exists.
+// importConflict is the error of a link whose association id, card or token
+// exists.
 func (t *pgTx) importConflict(l importLink) error {
 	var owner string
 	if l.card == nil {
@@ -211,10 +228,10 @@ func (t *pgTx) importConflict(l importLink) error {
 		}
 		return fmt.Errorf("postgres: import account %s: associationId %q already belongs to account %s", l.account, l.association, owner)
 	}
-	if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM cards WHERE hash = $1`, bytes(l.card.Hash)).Scan(&owner); err != nil {
+	if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM `+l.table.name+` WHERE hash = $1`, bytes(l.card.Hash)).Scan(&owner); err != nil {
 		return t.fail("import account "+l.account, err)
 	}
-	return fmt.Errorf("postgres: import account %s: the card ending %s already belongs to account %s", l.account, l.card.Last4, owner)
+	return fmt.Errorf("postgres: import account %s: the %s ending %s already belongs to account %s", l.account, l.table.noun, l.card.Last4, owner)
 }
 
 // sendBatch runs b and returns the rows each statement affected. what names

@@ -140,17 +140,26 @@ func (t *pgTx) AccountByAssociation(associationID string) (*otp.Account, error) 
 }
 
 func (t *pgTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
+	return t.accountByHash(cardList, hash)
+}
+
+func (t *pgTx) AccountByToken(hash []byte) (*otp.Account, *otp.Card, error) {
+	return t.accountByHash(tokenList, hash)
+}
+
+// accountByHash finds a card or a token, by the table it is in.
+func (t *pgTx) accountByHash(table cardTable, hash []byte) (*otp.Account, *otp.Card, error) {
 	var a otp.Account
 	c := otp.Card{Hash: hash}
 	var status string
 	err := t.tx.QueryRow(t.ctx, `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
-		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = $1`, bytes(hash)).
+		FROM `+table.name+` c JOIN accounts a ON a.id = c.account_id WHERE c.hash = $1`, bytes(hash)).
 		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, t.fail("read card", err)
+		return nil, nil, t.fail("read "+table.noun, err)
 	}
 	a.Status = otp.AccountStatus(status)
 	return &a, &c, nil

@@ -129,9 +129,9 @@ func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 	return nil
 }
 
-// ImportAccounts upserts accounts and replaces their association ids, all in
-// one transaction. An association id that belongs to an account outside the
-// import fails the whole import.
+// ImportAccounts upserts accounts and replaces their association ids, cards
+// and tokens, all in one transaction. An association id, card or token that
+// belongs to an account outside the import fails the whole import.
 func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 			a.ID, a.Phone, string(a.Status), now); err != nil {
 			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 		}
-		for _, table := range []string{"associations", "cards"} {
+		for _, table := range []string{"associations", "cards", "tokens"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = ?`, a.ID); err != nil {
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
@@ -165,23 +165,44 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
 		}
-		for _, c := range a.Cards {
-			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT account_id FROM cards WHERE hash = ?`, c.Hash).Scan(&owner)
-			switch {
-			case err == nil:
-				return fmt.Errorf("sqlite: import account %s: the card ending %s already belongs to account %s", a.ID, c.Last4, owner)
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?)`,
-				c.Hash, a.ID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
-				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
-			}
+		if err := importCards(ctx, tx, a.ID, cardList, a.Cards); err != nil {
+			return err
+		}
+		if err := importCards(ctx, tx, a.ID, tokenList, a.Tokens); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit import: %w", err)
+	}
+	return nil
+}
+
+// cardTable is a table of cards or of tokens, which have the same shape, and
+// what its errors call one row.
+type cardTable struct{ name, noun string }
+
+var (
+	cardList  = cardTable{"cards", "card"}
+	tokenList = cardTable{"tokens", "token"}
+)
+
+// importCards inserts the cards (or tokens) of one account. One that belongs
+// to another account already is a conflict, named by its last four digits.
+func importCards(ctx context.Context, tx *sql.Tx, accountID string, table cardTable, cards []otp.Card) error {
+	for _, c := range cards {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT account_id FROM `+table.name+` WHERE hash = ?`, c.Hash).Scan(&owner)
+		switch {
+		case err == nil:
+			return fmt.Errorf("sqlite: import account %s: the %s ending %s already belongs to account %s", accountID, table.noun, c.Last4, owner)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table.name+` (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?)`,
+			c.Hash, accountID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
+		}
 	}
 	return nil
 }
@@ -221,6 +242,8 @@ const (
 	qAccountByAssociation = `SELECT a.id, a.phone, a.status FROM accounts a JOIN associations s ON s.account_id = a.id WHERE s.id = ?`
 	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
 		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`
+	qAccountByToken = `SELECT a.id, a.phone, a.status, t.last4, t.expiry_year, t.expiry_month
+		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.hash = ?`
 	qCountEvents     = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject = ? AND at > ? LIMIT ?)`
 	qAddEvent        = `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`
 	qDeleteEvent     = `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE kind = ? AND subject = ? AND at = ? LIMIT 1)`
@@ -232,7 +255,7 @@ const (
 	qSupersede       = `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`
 )
 
-var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByAssociation, qAccountByCard, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
+var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
 
 type sqlTx struct {
 	ctx   context.Context
@@ -320,16 +343,25 @@ func (t *sqlTx) AccountByAssociation(associationID string) (*otp.Account, error)
 }
 
 func (t *sqlTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
+	return t.accountByHash(qAccountByCard, cardList, hash)
+}
+
+func (t *sqlTx) AccountByToken(hash []byte) (*otp.Account, *otp.Card, error) {
+	return t.accountByHash(qAccountByToken, tokenList, hash)
+}
+
+// accountByHash runs qAccountByCard or qAccountByToken, the query of table.
+func (t *sqlTx) accountByHash(query string, table cardTable, hash []byte) (*otp.Account, *otp.Card, error) {
 	var a otp.Account
 	c := otp.Card{Hash: hash}
 	var status string
-	err := t.queryRow(qAccountByCard, hash).
+	err := t.queryRow(query, hash).
 		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: read card: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: read %s: %w", table.noun, err)
 	}
 	a.Status = otp.AccountStatus(status)
 	return &a, &c, nil

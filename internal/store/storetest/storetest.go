@@ -159,6 +159,13 @@ func byCard(t *testing.T, s otp.Store, hash []byte) string {
 	return accountID(a)
 }
 
+func byToken(t *testing.T, s otp.Store, hash []byte) string {
+	t.Helper()
+	var a *otp.Account
+	inTx(t, s, func(tx otp.Tx) (err error) { a, _, err = tx.AccountByToken(hash); return err })
+	return accountID(a)
+}
+
 func byPhone(t *testing.T, s otp.Store, phone string) *otp.Account {
 	t.Helper()
 	var a *otp.Account
@@ -246,13 +253,17 @@ func testRequests(t *testing.T, open Opener) {
 	checkOthers("DeleteRequest")
 }
 
-var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards")
+var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards", "Tokens")
 
 func testAccountLookups(t *testing.T, open Opener) {
 	s := one(t, open)
 	card := otp.Card{Hash: cardHash(1), Last4: "4242", ExpiryYear: 2031, ExpiryMonth: 7}
+	// A token whose number is the number of C1's card: tokens and cards are
+	// apart, so it is no conflict, and each lookup finds its own.
+	token := otp.Card{Hash: cardHash(1), Last4: "4242"}
 	importAccounts(t, s,
-		otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-b2"}},
+		otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-b2"},
+			Tokens: []otp.Card{token, {Hash: cardHash(3), Last4: "3333", ExpiryYear: 2030, ExpiryMonth: 1}}},
 		otp.Account{ID: "A9", Phone: phone1, Status: otp.StatusClosed},
 		otp.Account{ID: "B1", Phone: phone1, Status: otp.StatusActive},
 		otp.Account{ID: "C1", Phone: phone2, Status: otp.StatusNotEligible, AssociationIDs: []string{"as-c1", "as-c1b"},
@@ -290,19 +301,37 @@ func testAccountLookups(t *testing.T, open Opener) {
 	if a != nil || c != nil {
 		t.Errorf("AccountByCard of an unknown card = %+v, %+v", a, c)
 	}
+
+	inTx(t, s, func(tx otp.Tx) (err error) { a, c, err = tx.AccountByToken(token.Hash); return err })
+	if diff := cmp.Diff(&otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive}, a, ignoreLinks); diff != "" {
+		t.Errorf("AccountByToken account (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&token, c); diff != "" {
+		t.Errorf("AccountByToken token (-want +got):\n%s", diff)
+	}
+	// A card is no token, and a token no card.
+	if got := byToken(t, s, cardHash(2)); got != "" {
+		t.Errorf("AccountByToken of C1's second card found %q", got)
+	}
+	if got := byCard(t, s, cardHash(3)); got != "" {
+		t.Errorf("AccountByCard of B2's second token found %q", got)
+	}
+	if got := byToken(t, s, cardHash(9)); got != "" {
+		t.Errorf("AccountByToken of an unknown token found %q", got)
+	}
 }
 
 func testImportReplaces(t *testing.T, open Opener) {
 	s := one(t, open)
 	importAccounts(t, s,
 		otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-1", "as-2"},
-			Cards: []otp.Card{{Hash: cardHash(1), Last4: "0001"}}},
+			Cards: []otp.Card{{Hash: cardHash(1), Last4: "0001"}}, Tokens: []otp.Card{{Hash: cardHash(5), Last4: "0005"}}},
 		otp.Account{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-3"}},
 	)
-	// A1 again: new phone and status, and its association ids and cards are
-	// replaced, not added to.
+	// A1 again: new phone and status, and its association ids, cards and
+	// tokens are replaced, not added to.
 	importAccounts(t, s, otp.Account{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-2", "as-4"},
-		Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}}})
+		Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}}, Tokens: []otp.Card{{Hash: cardHash(6), Last4: "0006"}}})
 	if diff := cmp.Diff(&otp.Account{ID: "A1", Phone: phone3, Status: otp.StatusClosed}, byPhone(t, s, phone3), ignoreLinks); diff != "" {
 		t.Errorf("A1 after a second import (-want +got):\n%s", diff)
 	}
@@ -320,11 +349,18 @@ func testImportReplaces(t *testing.T, open Opener) {
 	if got := byCard(t, s, cardHash(2)); got != "A1" {
 		t.Errorf("A1's new card finds %q", got)
 	}
+	if got := byToken(t, s, cardHash(5)); got != "" {
+		t.Errorf("A1's old token still finds %q", got)
+	}
+	if got := byToken(t, s, cardHash(6)); got != "A1" {
+		t.Errorf("A1's new token finds %q", got)
+	}
 	// Ids may move between two accounts of one import, and importing the
 	// same twice changes nothing.
 	moved := []otp.Account{
 		{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-3"}, Cards: []otp.Card{{Hash: cardHash(3), Last4: "0003"}}},
-		{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-2", "as-4"}, Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}}},
+		{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-2", "as-4"}, Cards: []otp.Card{{Hash: cardHash(2), Last4: "0002"}},
+			Tokens: []otp.Card{{Hash: cardHash(6), Last4: "0006"}}},
 	}
 	importAccounts(t, s, moved...)
 	importAccounts(t, s, moved...)
@@ -335,6 +371,9 @@ func testImportReplaces(t *testing.T, open Opener) {
 	}
 	if got := byCard(t, s, cardHash(2)); got != "A2" {
 		t.Errorf("after moving, the card finds %q", got)
+	}
+	if got := byToken(t, s, cardHash(6)); got != "A2" {
+		t.Errorf("after moving, the token finds %q", got)
 	}
 	if err := s.ImportAccounts(context.Background(), nil); err != nil {
 		t.Errorf("an empty import: %v", err)
@@ -347,7 +386,7 @@ func testImportAllOrNothing(t *testing.T, open Opener) {
 	importAccounts(t, s,
 		otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
 		otp.Account{ID: "A2", Phone: phone2, Status: otp.StatusActive, AssociationIDs: []string{"as-2"},
-			Cards: []otp.Card{{Hash: cardHash(2), Last4: "4242"}}},
+			Cards: []otp.Card{{Hash: cardHash(2), Last4: "4242"}}, Tokens: []otp.Card{{Hash: cardHash(7), Last4: "7777"}}},
 	)
 	for _, c := range []struct {
 		name     string
@@ -361,7 +400,11 @@ func testImportAllOrNothing(t *testing.T, open Opener) {
 		{"card of an account outside the import", []otp.Account{
 			{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-1"}},
 			{ID: "A3", Phone: phone3, Status: otp.StatusActive, Cards: []otp.Card{{Hash: cardHash(2), Last4: "4242"}}},
-		}, []string{"4242", "A2"}},
+		}, []string{"card ending 4242", "A2"}},
+		{"token of an account outside the import", []otp.Account{
+			{ID: "A1", Phone: phone3, Status: otp.StatusClosed, AssociationIDs: []string{"as-1"}},
+			{ID: "A3", Phone: phone3, Status: otp.StatusActive, Tokens: []otp.Card{{Hash: cardHash(7), Last4: "7777"}}},
+		}, []string{"token ending 7777", "A2"}},
 		{"one association for two accounts of the import", []otp.Account{
 			{ID: "A3", Phone: phone3, Status: otp.StatusActive, AssociationIDs: []string{"as-9"}},
 			{ID: "A4", Phone: phone3, Status: otp.StatusActive, AssociationIDs: []string{"as-9"}},
@@ -392,6 +435,9 @@ func testImportAllOrNothing(t *testing.T, open Opener) {
 		if got := byCard(t, s, cardHash(2)); got != "A2" {
 			t.Errorf("%s: A2's card finds %q", c.name, got)
 		}
+		if got := byToken(t, s, cardHash(7)); got != "A2" {
+			t.Errorf("%s: A2's token finds %q", c.name, got)
+		}
 	}
 }
 
@@ -404,7 +450,8 @@ func testImportMany(t *testing.T, open Opener) {
 	accounts := make([]otp.Account, n)
 	for i := range accounts {
 		accounts[i] = otp.Account{ID: fmt.Sprintf("A%04d", i), Phone: fmt.Sprintf("+9198%08d", i), Status: otp.StatusActive,
-			AssociationIDs: []string{fmt.Sprint("as-", i)}, Cards: []otp.Card{{Hash: []byte(fmt.Sprint("card-", i)), Last4: "0000"}}}
+			AssociationIDs: []string{fmt.Sprint("as-", i)}, Cards: []otp.Card{{Hash: []byte(fmt.Sprint("card-", i)), Last4: "0000"}},
+			Tokens: []otp.Card{{Hash: []byte(fmt.Sprint("token-", i)), Last4: "0000"}}}
 	}
 	importAccounts(t, s, accounts...)
 	for _, i := range []int{0, 499, 500, n - 1} {
@@ -414,6 +461,9 @@ func testImportMany(t *testing.T, open Opener) {
 		}
 		if got := byCard(t, s, []byte(fmt.Sprint("card-", i))); got != id {
 			t.Errorf("AccountByCard(card-%d) = %q, want %s", i, got, id)
+		}
+		if got := byToken(t, s, []byte(fmt.Sprint("token-", i))); got != id {
+			t.Errorf("AccountByToken(token-%d) = %q, want %s", i, got, id)
 		}
 	}
 	again := make([]otp.Account, n)
