@@ -163,7 +163,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 // codes stay valid until then: a send that fails must not take away a code
 // the user already has.
 func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
-	code := s.newCode()
+	code := s.newCode(s.policy.CodeLength)
 	ch := &Challenge{ID: NewID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
 	ch.CodeMAC = s.codeMAC(ch.ID, code)
@@ -198,7 +198,7 @@ func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outc
 		rec.State, rec.Result = RequestDone, d.onFailure
 		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, tx.UpdateRequest(rec)
 	}
-	code := s.newCode()
+	code := s.newCode(s.policy.CodeLength)
 	ch.CodeMAC = s.codeMAC(ch.ID, code)
 	ch.ExpiresAt = now.Add(s.policy.Lifetime)
 	ch.Attempts = 0

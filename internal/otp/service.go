@@ -47,6 +47,10 @@ type Config struct {
 	Secret []byte
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NewCode draws a code of length digits; nil draws uniformly from
+	// crypto/rand, as production must. Only tests set it: to replay Google's
+	// examples, whose verifyOtp sends the code of the example.
+	NewCode func(length int) string
 }
 
 // Service runs sendOtp and verifyOtp against a Store.
@@ -57,6 +61,7 @@ type Service struct {
 	secret    []byte
 	now       func() time.Time
 	log       *slog.Logger
+	newCode   func(length int) string
 }
 
 // New checks the configuration and builds a Service.
@@ -76,8 +81,11 @@ func New(c Config) (*Service, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.NewCode == nil {
+		c.NewCode = randomCode
+	}
 	return &Service{store: c.Store, messenger: c.Messenger, policy: c.Policy,
-		secret: c.Secret, now: c.Now, log: c.Logger}, nil
+		secret: c.Secret, now: c.Now, log: c.Logger, newCode: c.NewCode}, nil
 }
 
 // Policy returns the service's policy.
@@ -139,14 +147,14 @@ func (s *Service) codeMAC(challengeID, code string) []byte {
 	return m.Sum(nil)
 }
 
-// newCode draws a uniform code of the policy's length from the CSPRNG.
-func (s *Service) newCode() string {
-	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.policy.CodeLength)), nil)
+// randomCode draws a uniform code of length digits from the CSPRNG.
+func randomCode(length int) string {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(length)), nil)
 	n, err := rand.Int(rand.Reader, limit)
 	if err != nil {
 		panic("otp: crypto/rand failed: " + err.Error()) // the kernel's CSPRNG does not fail
 	}
-	return fmt.Sprintf("%0*d", s.policy.CodeLength, n)
+	return fmt.Sprintf("%0*d", length, n)
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
