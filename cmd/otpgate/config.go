@@ -24,8 +24,21 @@ func configFile(r io.Reader) (kong.Resolver, error) {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
 	for k, v := range values {
-		if n, ok := v.(json.Number); ok {
-			values[k] = n.String() // kong parses the flag's type from text
+		switch v := v.(type) {
+		case json.Number:
+			values[k] = v.String() // kong parses the flag's type from text
+		case map[string]any:
+			// A map flag of JSON values (authenticate-shape) may be written
+			// as nested objects; kong wants each value as text.
+			for name, inner := range v {
+				if _, isText := inner.(string); !isText {
+					b, err := json.Marshal(inner)
+					if err != nil {
+						return nil, fmt.Errorf("config file: %s.%s: %w", k, name, err)
+					}
+					v[name] = string(b)
+				}
+			}
 		}
 	}
 	return configResolver(values), nil

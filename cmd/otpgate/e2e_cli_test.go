@@ -264,6 +264,16 @@ func TestE2EStartupRefusals(t *testing.T) {
 			[]string{"--retention", "at least 24h"}},
 		{"code length out of range", []string{"--insecure-plaintext", "--sms-file", smsFile, "--code-length", "4"},
 			[]string{"--code-length"}},
+		{"unknown surface", []string{"--insecure-plaintext", "--sms-file", smsFile, "--surfaces", "standard,wallets"},
+			[]string{"--surfaces", `"wallets"`, "e-wallets"}},
+		{"cvnResult not Google's", []string{"--insecure-plaintext", "--sms-file", smsFile, "--cvn-result", "MAYBE"},
+			[]string{"--cvn-result", "MAYBE", "CVN_RESULT_NOT_DETERMINED"}},
+		{"authenticate shape of two members", []string{"--insecure-plaintext", "--sms-file", smsFile,
+			"--authenticate-shape", `native-otp-sent={"a":{},"b":{}}`},
+			[]string{"--authenticate-shape", "native-otp-sent", "exactly one member"}},
+		{"authenticate shape of no outcome", []string{"--insecure-plaintext", "--sms-file", smsFile,
+			"--authenticate-shape", `otp-sent={"a":{}}`},
+			[]string{"--authenticate-shape", "no such outcome", "native-otp-sent"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -352,4 +362,34 @@ func codeLengthServed(t *testing.T, env []string, args ...string) int {
 		t.Errorf("with --sms-file, --dev still wrote to standard output: %q", out)
 	}
 	return len(smsCode(t, msgs[0].Text))
+}
+
+// TestE2EAuthenticateShapeFromConfig: an operator given the exact shape by
+// Google writes it into the config file as JSON objects, and authenticate
+// answers with it; the outcomes not overridden keep their defaults.
+func TestE2EAuthenticateShapeFromConfig(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	config := writeFile(t, tmp, "shape.json", `{"authenticate-shape": {
+		"native-otp-sent": {"nativeOtpSupport": {"nativeOtpResultCode": {"otpSent": {}}}}},
+		"cvn-result": "NOT_VERIFIED"}`)
+	p := e2eServe(t, nil, "--dev", "--data-dir", filepath.Join(tmp, "data"), "--sms-file", filepath.Join(tmp, "sms.jsonl"),
+		"--config", config)
+	hdr := map[string]any{"protocolVersion": map[string]any{"major": 1}, "requestId": "auth-1",
+		"requestTimestamp": map[string]any{"epochMillis": fmt.Sprint(time.Now().UnixMilli())}, "paymentIntegratorAccountId": demoPIAID}
+	r := p.mustPost("/v1/payment-integrator-authenticated-card-fop-api/authenticate", map[string]any{
+		"requestHeader":                hdr,
+		"accountDetails":               map[string]any{"card": map[string]any{"accountNumber": "4123456789101112", "expiryMonth": "01", "expiryYear": "30"}},
+		"amount":                       map[string]any{"amountMicros": "728000000", "currencyCode": "INR"},
+		"requestedAuthenticationTypes": map[string]any{"nativeOtp": map[string]any{}},
+	})
+	for _, want := range []string{
+		`"nativeOtpResultCase":{"nativeOtpSupport":{"nativeOtpResultCode":{"otpSent":{}}}}`,
+		`"redirectUrlResultCase":{"redirectUrlNotRequested":{}}`,
+		`"cvnResult":"NOT_VERIFIED"`,
+	} {
+		if r.status != 200 || !strings.Contains(r.raw, want) {
+			t.Errorf("the answer lacks %s: %d %s", want, r.status, r.raw)
+		}
+	}
 }

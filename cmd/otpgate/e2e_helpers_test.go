@@ -239,6 +239,13 @@ type e2eResponse struct {
 	raw    string
 }
 
+// unavailable reports whether r is the 503 of a temporary outage: Google's
+// code lists have no code for it, so its ErrorResponse carries none (SPEC §3).
+func (r e2eResponse) unavailable() bool {
+	return r.status == http.StatusServiceUnavailable && !strings.Contains(r.raw, "errorResponseCode") &&
+		!strings.Contains(r.raw, "errorResponseResult") && r.str("paymentIntegratorErrorIdentifier") != ""
+}
+
 func (r e2eResponse) str(key string) string {
 	s, _ := r.body[key].(string)
 	return s

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/gsp"
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/server"
@@ -28,10 +29,13 @@ type serveCmd struct {
 	CodeSecretFile string `help:"File holding the HMAC secret of codes as hex (at least 32 bytes, mode 0600). Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
 	CardSecretFile string `help:"File holding the HMAC secret that card numbers are looked up by, as hex (mode 0600); accounts import must use the same. Default: generated in the data directory." type:"path" placeholder:"FILE"`
 
-	PIAID               []string      `name:"piaid" help:"paymentIntegratorAccountId served by the India Cards methods and /v2/echo (repeatable or comma-separated); requests for any other get 404."`
-	ECI                 string        `name:"eci" help:"Electronic Commerce Indicator sent with a successful India Cards verifyOtp (none by default)."`
-	CardSessionLifetime time.Duration `help:"How long after authenticate resendOtp may be called." default:"10m"`
-	MaxResends          int           `help:"resendOtp calls allowed per authentication." default:"3"`
+	PIAID               []string          `name:"piaid" help:"paymentIntegratorAccountId served by the India Cards methods and /v2/echo (repeatable or comma-separated); requests for any other get 404."`
+	ECI                 string            `name:"eci" help:"Electronic Commerce Indicator sent with a successful India Cards verifyOtp (none by default)."`
+	CardSessionLifetime time.Duration     `help:"How long after authenticate resendOtp may be called." default:"10m"`
+	MaxResends          int               `help:"resendOtp calls allowed per authentication." default:"3"`
+	CvnResult           string            `name:"cvn-result" help:"cvnResult of every authenticate answer, one of Google's CvnResult values; otpgate does not check CVNs." default:"CVN_RESULT_NOT_DETERMINED"`
+	AuthenticateShape   map[string]string `name:"authenticate-shape" help:"Replace the JSON that one authenticate outcome writes, OUTCOME=JSON (repeatable; in a --config file an object of outcome to JSON object). Outcomes: native-otp-sent, native-otp-not-supported, native-otp-not-requested, redirect-url-not-supported, redirect-url-not-requested." placeholder:"OUTCOME=JSON"`
+	Surfaces            []string          `name:"surfaces" help:"Google APIs served, comma-separated: standard (/v1/), e-wallets (/e-wallets-v1/), korea-e-wallets (/korea-e-wallets-v1/), india-cards (card FOP methods and /v2/echo)." default:"standard,e-wallets,korea-e-wallets,india-cards"`
 
 	envelopeFlags `embed:""`
 	storeFlags    `embed:""`
@@ -162,7 +166,34 @@ func (c *serveCmd) check() error {
 	if err := c.policy().Validate(); err != nil {
 		return fmt.Errorf("--send-limit, --fail-limit, --claim-lease or --in-flight-wait: %w", err)
 	}
+	if _, err := c.wire(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// wireSettings are the settings of what otpgate says on the wire.
+type wireSettings struct {
+	surfaces []*server.Surface
+	shapes   *gsp.AuthenticateShapes
+	cvn      gsp.CvnResult
+}
+
+// wire checks and builds the wire settings; check calls it so that a bad
+// value stops the start before anything is created.
+func (c *serveCmd) wire() (wireSettings, error) {
+	var w wireSettings
+	var err error
+	if w.surfaces, err = server.SelectSurfaces(c.Surfaces); err != nil {
+		return w, fmt.Errorf("--surfaces: %w", err)
+	}
+	if w.shapes, err = gsp.NewAuthenticateShapes(c.AuthenticateShape); err != nil {
+		return w, fmt.Errorf("--authenticate-shape: %w", err)
+	}
+	if w.cvn, err = gsp.ParseCvnResult(c.CvnResult); err != nil {
+		return w, fmt.Errorf("--cvn-result: %w", err)
+	}
+	return w, nil
 }
 
 func (c *serveCmd) logger() *slog.Logger {
@@ -263,12 +294,17 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wire, err := c.wire()
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
 		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: codec, OTP: svc, DB: st,
 		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,
 		ParsePhone: phone.Parse,
 		PIAIDs:     c.PIAID, Cards: cards, ECI: c.ECI,
 		CardPolicy: otp.CardPolicy{SessionLifetime: c.CardSessionLifetime, MaxResends: c.MaxResends},
+		Surfaces:   wire.surfaces, AuthenticateShapes: wire.shapes, CvnResult: wire.cvn,
 	})
 
 	purgeCtx, stopPurge := context.WithCancel(ctx)
@@ -303,7 +339,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
 	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", urlScheme, "basePath", c.BasePath, "version", versionString(),
-		"sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID, "envelope", codec.Name())
+		"sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID, "surfaces", c.Surfaces, "envelope", codec.Name())
 	if c.Dev {
 		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", urlScheme, ln.Addr(), c.BasePath, demoSummary())
 	}

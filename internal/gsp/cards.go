@@ -76,18 +76,54 @@ type RedirectURLRequest struct {
 	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
+// PaymentToken is accountDetails.paymentToken of authenticate: a card
+// tokenized by its network [G, India Cards PaymentToken page]. The token
+// number, cryptogram and CVN are secrets like a card number: never logged,
+// stored or echoed. additionalPaymentTokenInfo is ignored.
+type PaymentToken struct {
+	NameOnCard                string        `json:"nameOnCard,omitempty"`
+	PaymentTokenAccountNumber string        `json:"paymentTokenAccountNumber"`
+	ExpiryMonth               NumericString `json:"expiryMonth,omitempty"`
+	ExpiryYear                NumericString `json:"expiryYear,omitempty"`
+	Cryptogram                string        `json:"cryptogram,omitempty"`
+	CVN                       string        `json:"cvn,omitempty"`
+	Last4DigitsOnCard         string        `json:"last4DigitsOnCard,omitempty"`
+}
+
+// AccountDetails is a one-of: the card itself or a payment token for it.
+type AccountDetails struct {
+	Card         *Card         `json:"card,omitempty"`
+	PaymentToken *PaymentToken `json:"paymentToken,omitempty"`
+}
+
 // AuthenticateRequest is the body of …/authenticate.
 type AuthenticateRequest struct {
-	RequestHeader  *RequestHeader `json:"requestHeader"`
-	AccountDetails *struct {
-		Card *Card `json:"card"`
-	} `json:"accountDetails"`
+	RequestHeader                *RequestHeader       `json:"requestHeader"`
+	AccountDetails               *AccountDetails      `json:"accountDetails"`
 	Amount                       *Amount              `json:"amount"`
 	RequestedAuthenticationTypes *AuthenticationTypes `json:"requestedAuthenticationTypes"`
 }
 
-// Card returns the request's card; DecodeAuthenticate guarantees it is there.
-func (r *AuthenticateRequest) Card() *Card { return r.AccountDetails.Card }
+// Instrument is what authenticate names the account by: a card or a token
+// number, and its expiry when the request gives one (a token's is optional).
+type Instrument struct {
+	Token     bool   // a paymentToken, not a card
+	Number    string // secret: hash it, never keep it
+	Expiry    CardExpiry
+	HasExpiry bool
+}
+
+// Instrument returns the request's card or token; DecodeAuthenticate
+// guarantees exactly one is there and well-formed.
+func (r *AuthenticateRequest) Instrument() Instrument {
+	if c := r.AccountDetails.Card; c != nil {
+		e, _ := expiry(c.ExpiryMonth, c.ExpiryYear)
+		return Instrument{Number: c.AccountNumber, Expiry: e, HasExpiry: true}
+	}
+	t := r.AccountDetails.PaymentToken
+	e, ok := expiry(t.ExpiryMonth, t.ExpiryYear)
+	return Instrument{Token: true, Number: t.PaymentTokenAccountNumber, Expiry: e, HasExpiry: ok}
+}
 
 // DecodeAuthenticate parses and validates an authenticate body (SPEC §8).
 func DecodeAuthenticate(body []byte, l Limits) (*AuthenticateRequest, *Error) {
@@ -95,28 +131,11 @@ func DecodeAuthenticate(body []byte, l Limits) (*AuthenticateRequest, *Error) {
 	if err := decodeJSON(body, &r); err != nil {
 		return nil, err
 	}
-	if err := r.RequestHeader.validate(CardMajorVersion, l); err != nil {
+	if err := r.RequestHeader.validate(cardMajors, l); err != nil {
 		return nil, err
 	}
-	if r.AccountDetails == nil || r.AccountDetails.Card == nil {
-		return nil, missing("accountDetails.card")
-	}
-	c := r.AccountDetails.Card
-	switch {
-	case c.AccountNumber == "":
-		return nil, missing("accountDetails.card.accountNumber")
-	case len(c.AccountNumber) < 12 || len(c.AccountNumber) > 19 || !NumericString(c.AccountNumber).digits():
-		return nil, Errorf(InvalidFieldValue, "accountDetails.card.accountNumber must be 12 to 19 digits")
-	case c.ExpiryMonth == "":
-		return nil, missing("accountDetails.card.expiryMonth")
-	case c.ExpiryYear == "":
-		return nil, missing("accountDetails.card.expiryYear")
-	}
-	if _, ok := c.Expiry(); !ok {
-		return nil, Errorf(InvalidFieldValue, "accountDetails.card expiryMonth must be 1 to 12 and expiryYear two or four digits")
-	}
-	if c.CVN != "" && (len(c.CVN) < 3 || len(c.CVN) > 4 || !NumericString(c.CVN).digits()) {
-		return nil, Errorf(InvalidFieldValue, "accountDetails.card.cvn must be 3 or 4 digits")
+	if err := r.AccountDetails.validate(); err != nil {
+		return nil, err
 	}
 	if r.Amount == nil {
 		return nil, missing("amount")
@@ -125,13 +144,13 @@ func DecodeAuthenticate(body []byte, l Limits) (*AuthenticateRequest, *Error) {
 		return nil, missing("amount.amountMicros")
 	}
 	if !r.Amount.AmountMicros.digits() || len(r.Amount.AmountMicros) > 18 {
-		return nil, Errorf(InvalidFieldValue, "amount.amountMicros must be a whole, non-negative number of micros")
+		return nil, invalid("amount.amountMicros", "amount.amountMicros must be a whole, non-negative number of micros")
 	}
 	if r.Amount.CurrencyCode == "" {
 		return nil, missing("amount.currencyCode")
 	}
 	if !currencyCode(r.Amount.CurrencyCode) {
-		return nil, Errorf(InvalidFieldValue, "amount.currencyCode must be three capital letters (ISO 4217)")
+		return nil, invalid("amount.currencyCode", "amount.currencyCode must be three capital letters (ISO 4217)")
 	}
 	t := r.RequestedAuthenticationTypes
 	if t == nil || (t.NativeOtp == nil && t.RedirectURL == nil) {
@@ -140,14 +159,79 @@ func DecodeAuthenticate(body []byte, l Limits) (*AuthenticateRequest, *Error) {
 	return &r, nil
 }
 
-// Expiry returns the card's expiry as (year, month), the year in four digits.
-func (c *Card) Expiry() (CardExpiry, bool) {
-	if !c.ExpiryMonth.digits() || !c.ExpiryYear.digits() || len(c.ExpiryMonth) > 2 {
+func (d *AccountDetails) validate() *Error {
+	switch {
+	case d == nil:
+		return missing("accountDetails")
+	case d.Card != nil && d.PaymentToken != nil:
+		return Errorf(InvalidDecryptedRequest, "accountDetails is a one-of: it holds card or paymentToken, not both")
+	case d.Card != nil:
+		return d.Card.validate()
+	case d.PaymentToken != nil:
+		return d.PaymentToken.validate()
+	}
+	return missing("accountDetails.card or accountDetails.paymentToken")
+}
+
+func (c *Card) validate() *Error {
+	const at = "accountDetails.card."
+	switch {
+	case c.AccountNumber == "":
+		return missing(at + "accountNumber")
+	case !accountNumber(c.AccountNumber):
+		return invalid(at+"accountNumber", at+"accountNumber must be 12 to 19 digits")
+	case c.ExpiryMonth == "":
+		return missing(at + "expiryMonth")
+	case c.ExpiryYear == "":
+		return missing(at + "expiryYear")
+	}
+	if _, ok := expiry(c.ExpiryMonth, c.ExpiryYear); !ok {
+		return invalid(at+"expiryMonth", at+"expiryMonth must be 1 to 12 and expiryYear two or four digits")
+	}
+	if c.CVN != "" && !cvn(c.CVN) {
+		return invalid(at+"cvn", at+"cvn must be 3 or 4 digits")
+	}
+	return nil
+}
+
+func (t *PaymentToken) validate() *Error {
+	const at = "accountDetails.paymentToken."
+	switch {
+	case t.PaymentTokenAccountNumber == "":
+		return missing(at + "paymentTokenAccountNumber")
+	case !accountNumber(t.PaymentTokenAccountNumber):
+		return invalid(at+"paymentTokenAccountNumber", at+"paymentTokenAccountNumber must be 12 to 19 digits")
+	case (t.ExpiryMonth == "") != (t.ExpiryYear == ""):
+		return invalid(at+"expiryMonth", at+"expiryMonth and expiryYear go together: give both or neither")
+	}
+	if t.ExpiryMonth != "" {
+		if _, ok := expiry(t.ExpiryMonth, t.ExpiryYear); !ok {
+			return invalid(at+"expiryMonth", at+"expiryMonth must be 1 to 12 and expiryYear two or four digits")
+		}
+	}
+	if t.CVN != "" && !cvn(t.CVN) {
+		return invalid(at+"cvn", at+"cvn must be 3 or 4 digits")
+	}
+	if t.Last4DigitsOnCard != "" && (len(t.Last4DigitsOnCard) != 4 || !NumericString(t.Last4DigitsOnCard).digits()) {
+		return invalid(at+"last4DigitsOnCard", at+"last4DigitsOnCard must be 4 digits")
+	}
+	return nil
+}
+
+func accountNumber(n string) bool {
+	return len(n) >= 12 && len(n) <= 19 && NumericString(n).digits()
+}
+
+func cvn(s string) bool { return len(s) >= 3 && len(s) <= 4 && NumericString(s).digits() }
+
+// expiry reads an expiry as (year, month), the year in four digits.
+func expiry(m, y NumericString) (CardExpiry, bool) {
+	if !m.digits() || !y.digits() || len(m) > 2 {
 		return CardExpiry{}, false
 	}
-	month, _ := strconv.Atoi(string(c.ExpiryMonth))
-	year, _ := strconv.Atoi(string(c.ExpiryYear))
-	switch len(c.ExpiryYear) {
+	month, _ := strconv.Atoi(string(m))
+	year, _ := strconv.Atoi(string(y))
+	switch len(y) {
 	case 2:
 		year += 2000
 	case 4:
@@ -175,17 +259,24 @@ func currencyCode(s string) bool {
 	return true
 }
 
-// Fingerprint identifies the payload for idempotency. The card number and CVN
-// are replaced by cardDigest, a keyed digest the caller computes, so that the
-// stored fingerprint is no unkeyed hash of a card number.
-func (r *AuthenticateRequest) Fingerprint(cardDigest string) []byte {
+// Fingerprint identifies the payload for idempotency. The card or token
+// number is replaced by numberDigest, a keyed digest the caller computes, and
+// the CVN and cryptogram are left out, so that the stored fingerprint is no
+// unkeyed hash of a secret.
+func (r *AuthenticateRequest) Fingerprint(numberDigest string) []byte {
 	c := *r
 	c.RequestHeader = r.RequestHeader.forFingerprint()
-	card := *r.AccountDetails.Card
-	card.AccountNumber, card.CVN = cardDigest, ""
-	c.AccountDetails = &struct {
-		Card *Card `json:"card"`
-	}{Card: &card}
+	details := AccountDetails{}
+	if r.AccountDetails.Card != nil {
+		card := *r.AccountDetails.Card
+		card.AccountNumber, card.CVN = numberDigest, ""
+		details.Card = &card
+	} else {
+		token := *r.AccountDetails.PaymentToken
+		token.PaymentTokenAccountNumber, token.CVN, token.Cryptogram = numberDigest, "", ""
+		details.PaymentToken = &token
+	}
+	c.AccountDetails = &details
 	return fingerprint(MethodAuthenticate, c)
 }
 
@@ -202,7 +293,7 @@ func DecodeCardVerifyOtp(body []byte, l Limits) (*CardVerifyOtpRequest, *Error) 
 	if err := decodeJSON(body, &r); err != nil {
 		return nil, err
 	}
-	if err := r.RequestHeader.validate(CardMajorVersion, l); err != nil {
+	if err := r.RequestHeader.validate(cardMajors, l); err != nil {
 		return nil, err
 	}
 	if err := ValidateRequestID("authenticateRequestId", r.AuthenticateRequestID); err != nil {
@@ -233,7 +324,7 @@ func DecodeResendOtp(body []byte, l Limits) (*ResendOtpRequest, *Error) {
 	if err := decodeJSON(body, &r); err != nil {
 		return nil, err
 	}
-	if err := r.RequestHeader.validate(CardMajorVersion, l); err != nil {
+	if err := r.RequestHeader.validate(cardMajors, l); err != nil {
 		return nil, err
 	}
 	if err := ValidateRequestID("authenticateRequestId", r.AuthenticateRequestID); err != nil {
@@ -247,38 +338,6 @@ func (r *ResendOtpRequest) Fingerprint() []byte {
 	c := *r
 	c.RequestHeader = r.RequestHeader.forFingerprint()
 	return fingerprint(MethodResendOtp, c)
-}
-
-// AuthenticateResponse is the 200 body of authenticate.
-//
-// [?] Google's reference names the outcome of each requested authentication
-// type (native OTP: sent, unsupported with a reason, or not requested), but
-// its exact field names could not be confirmed (SPEC §8). This type is our
-// reading and the only place it lives; the rest of otpgate never sees it.
-type AuthenticateResponse struct {
-	ResponseHeader                  ResponseHeader     `json:"responseHeader"`
-	PaymentIntegratorAuthenticateID string             `json:"paymentIntegratorAuthenticateId,omitempty"`
-	NativeOtpResult                 *NativeOtpResult   `json:"nativeOtpResult,omitempty"`
-	RedirectURLResult               *RedirectURLResult `json:"redirectUrlResult,omitempty"`
-}
-
-// NativeOtpResult is one-of: otpSent, unsupported (with a reason), notRequested.
-type NativeOtpResult struct {
-	OtpSent      *Empty       `json:"otpSent,omitempty"`
-	Unsupported  *Unsupported `json:"unsupported,omitempty"`
-	NotRequested *Empty       `json:"notRequested,omitempty"`
-}
-
-// RedirectURLResult is one-of: unsupported, notRequested. otpgate never offers
-// redirect authentication.
-type RedirectURLResult struct {
-	Unsupported  *Unsupported `json:"unsupported,omitempty"`
-	NotRequested *Empty       `json:"notRequested,omitempty"`
-}
-
-// Unsupported says why an authentication type cannot be used for this card.
-type Unsupported struct {
-	Reason string `json:"reason,omitempty"`
 }
 
 // CardVerifyOtpResponse is the 200 body of card verifyOtp.

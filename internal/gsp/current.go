@@ -1,6 +1,7 @@
 package gsp
 
 import (
+	"slices"
 	"time"
 )
 
@@ -12,10 +13,17 @@ const (
 	MethodEchoV2        = "echoV2" // path /v2/echo
 )
 
-// The protocolVersion.major of the current dialect's methods (SPEC §1).
+// The protocolVersion.major of the current dialect's methods (SPEC §1):
+// 1 for the card FOP methods; /v2/echo speaks 2 and also accepts 1, which
+// Google's own India Cards echo example sends on the v2 path.
 const (
 	CardMajorVersion = 1
 	EchoV2Major      = 2
+)
+
+var (
+	cardMajors   = []int{CardMajorVersion}
+	echoV2Majors = []int{EchoV2Major, CardMajorVersion}
 )
 
 // EpochMillis is the current dialect's timestamp object.
@@ -47,18 +55,18 @@ func NewResponseHeader(now time.Time) ResponseHeader {
 	return ResponseHeader{ResponseTimestamp: EpochMillis{EpochMillis: &m}}
 }
 
-// validate applies SPEC §2 in order: major version, requestId, timestamp,
-// then the PIAID, which must be one the deployment serves.
-func (h *RequestHeader) validate(major int, l Limits) *Error {
+// validate applies SPEC §2 in order: major version (one of majors, the
+// first being the method's own), requestId, timestamp, then the PIAID, which
+// must be one the deployment serves.
+func (h *RequestHeader) validate(majors []int, l Limits) *Error {
 	if h == nil {
 		return missing("requestHeader")
 	}
 	if h.ProtocolVersion == nil || h.ProtocolVersion.Major == nil {
 		return missing("requestHeader.protocolVersion.major")
 	}
-	if *h.ProtocolVersion.Major != major {
-		return Errorf(InvalidAPIVersion, "protocolVersion.major %d is not supported; this method speaks major %d",
-			*h.ProtocolVersion.Major, major)
+	if !slices.Contains(majors, *h.ProtocolVersion.Major) {
+		return wrongVersion(*h.ProtocolVersion.Major, majors[0])
 	}
 	if err := ValidateRequestID("requestHeader.requestId", h.RequestID); err != nil {
 		return err
@@ -103,7 +111,7 @@ func DecodeEchoV2(body []byte, l Limits) (*EchoV2Request, *Error) {
 	if err := decodeJSON(body, &r); err != nil {
 		return nil, err
 	}
-	if err := r.RequestHeader.validate(EchoV2Major, l); err != nil {
+	if err := r.RequestHeader.validate(echoV2Majors, l); err != nil {
 		return nil, err
 	}
 	if r.ClientMessage == "" {

@@ -5,55 +5,215 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // decodeJSON reads exactly one JSON object into v. Anything that is not JSON of
-// the method's shape is INVALID_DECRYPTED_REQUEST (SPEC §2). Unknown fields are
-// ignored: Google may add fields in minor versions without notice.
+// the method's shape is INVALID_DECRYPTED_REQUEST (SPEC §2). Unknown members
+// are ignored: Google may add fields in minor versions without notice.
+//
+// The body was signed by Google, and other systems may parse it again, so it
+// is read strictly where two parsers could disagree about what it says
+// (SPEC §1): a member name twice in one object (encoding/json keeps the last,
+// others the first) and a known member spelt with other letter case
+// (encoding/json matches "ACCOUNTPHONENUMBER" to accountPhoneNumber) are both
+// refused. The decoder of github.com/go-json-experiment/json refuses
+// duplicates everywhere, also inside unknown members, and matches names
+// exactly; caseMismatch then finds the members it ignored for their case.
 func decodeJSON(body []byte, v any) *Error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	if err := jsonv2.Unmarshal(body, v); err != nil {
 		return shapeError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Errorf(InvalidDecryptedRequest, "the body holds more than one JSON value")
+	if err := caseMismatch(jsontext.Value(body), reflect.TypeOf(v), ""); err != nil {
+		return err
 	}
 	return nil
 }
 
 func shapeError(err error) *Error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+	var syntaxErr *jsontext.SyntacticError
+	var semanticErr *jsonv2.SemanticError
 	switch {
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return Errorf(InvalidDecryptedRequest, "the body must be a JSON object, not a %s", typeErr.Value)
-		}
-		return Errorf(InvalidDecryptedRequest, "field %s must be of type %s, not a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr) && errors.Is(syntaxErr.Err, jsontext.ErrDuplicateName):
+		return Errorf(InvalidDecryptedRequest, "member %s appears twice in one object; each member may appear once",
+			pointerName(syntaxErr.JSONPointer))
 	case errors.As(err, &syntaxErr):
-		return Errorf(InvalidDecryptedRequest, "the body is not valid JSON at byte %d: %v", syntaxErr.Offset, err)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return Errorf(InvalidDecryptedRequest, "the body is empty or truncated JSON")
+		return Errorf(InvalidDecryptedRequest, "the body is not valid JSON at byte %d: %v", syntaxErr.ByteOffset, syntaxErr.Err)
+	case errors.As(err, &semanticErr):
+		where := pointerName(semanticErr.JSONPointer)
+		switch {
+		case semanticErr.JSONPointer == "" && semanticErr.JSONKind != '{':
+			return Errorf(InvalidDecryptedRequest, "the body must be a JSON object, not %s", kindName(semanticErr.JSONKind))
+		case semanticErr.Err != nil && semanticErr.GoType != nil && implementsUnmarshaler(semanticErr.GoType):
+			// Our own UnmarshalJSON methods (timestamps, digit strings)
+			// explain themselves without echoing the value.
+			return Errorf(InvalidDecryptedRequest, "field %s: %v", where, unwrapMethodError(semanticErr.Err))
+		}
+		return Errorf(InvalidDecryptedRequest, "field %s must be %s, not %s", where, goKindName(semanticErr.GoType), kindName(semanticErr.JSONKind))
 	default:
-		// Errors of our own UnmarshalJSON methods (timestamps) land here.
 		return Errorf(InvalidDecryptedRequest, "the body is not of the method's shape: %v", err)
 	}
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "struct", "map", "ptr":
-		return "object"
-	case "slice", "array":
-		return "array"
-	case "bool":
-		return "boolean"
-	default:
-		return "number"
+// pointerName writes a JSON pointer (/requestHeader/requestId) the way the
+// error descriptions name fields (requestHeader.requestId).
+func pointerName(p jsontext.Pointer) string {
+	if p == "" {
+		return "(the body)"
 	}
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "a value of another kind"
+}
+
+func goKindName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "of another type"
+	}
+	if implementsUnmarshaler(t) {
+		return "a string of digits"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+func implementsUnmarshaler(t reflect.Type) bool {
+	return t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
+}
+
+// unwrapMethodError strips the decoder's wrapping of an UnmarshalJSON error.
+func unwrapMethodError(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// caseMismatch walks the JSON value beside the Go type it was decoded into
+// and reports the first member that names a field of that type only when
+// letter case is ignored. Members of types that decode themselves
+// (json.Unmarshaler, json.RawMessage) are not entered.
+func caseMismatch(v jsontext.Value, t reflect.Type, at string) *Error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if implementsUnmarshaler(t) || t.Kind() != reflect.Struct && t.Kind() != reflect.Slice {
+		return nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	if t.Kind() == reflect.Slice {
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+			return nil // the decoder already accepted it: null
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			elem, err := dec.ReadValue()
+			if err != nil {
+				return nil
+			}
+			if e := caseMismatch(elem, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); e != nil {
+				return e
+			}
+		}
+		return nil
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil // null for an optional object
+	}
+	fields := jsonFields(t)
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil
+		}
+		member := name.String() // before the next read voids the token
+		value, err := dec.ReadValue()
+		if err != nil {
+			return nil
+		}
+		path := member
+		if at != "" {
+			path = at + "." + member
+		}
+		if f, ok := fields.exact[member]; ok {
+			if e := caseMismatch(value, f, path); e != nil {
+				return e
+			}
+			continue
+		}
+		if want, ok := fields.folded[strings.ToLower(member)]; ok {
+			return Errorf(InvalidDecryptedRequest, "member %s is spelt %q; Google's name is %q, and member names are case-sensitive",
+				path, member, want)
+		}
+	}
+	return nil
+}
+
+// structFields are a struct type's JSON member names, exactly and folded.
+type structFields struct {
+	exact  map[string]reflect.Type // name → field type
+	folded map[string]string       // lower-case name → name
+}
+
+var fieldCache sync.Map // reflect.Type → structFields
+
+func jsonFields(t reflect.Type) structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(structFields)
+	}
+	f := structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.IsExported() || name == "-" || name == "" {
+			continue
+		}
+		f.exact[name] = sf.Type
+		// strings.ToLower folds what encoding/json's matching folds that
+		// matters here: ASCII letter case (K and ſ cannot occur in our
+		// all-ASCII names, and such a member is simply unknown).
+		f.folded[strings.ToLower(name)] = name
+	}
+	fieldCache.Store(t, f)
+	return f
 }
 
 // fingerprint identifies a request's payload for idempotency: the method and the

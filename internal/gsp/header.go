@@ -41,8 +41,7 @@ func (h *LegacyRequestHeader) validate(now time.Time, window time.Duration) *Err
 		return missing("requestHeader.protocolVersion.major")
 	}
 	if *h.ProtocolVersion.Major != LegacyMajorVersion {
-		return Errorf(InvalidAPIVersion, "protocolVersion.major %d is not supported; this method speaks major %d",
-			*h.ProtocolVersion.Major, LegacyMajorVersion)
+		return wrongVersion(*h.ProtocolVersion.Major, LegacyMajorVersion)
 	}
 	if err := ValidateRequestID("requestHeader.requestId", h.RequestID); err != nil {
 		return err
@@ -69,11 +68,11 @@ func ValidateRequestID(field, id string) *Error {
 		return missing(field)
 	}
 	if len(id) > MaxRequestIDLength {
-		return Errorf(InvalidFieldValue, "%s is %d characters; at most %d are allowed", field, len(id), MaxRequestIDLength)
+		return invalid(field, "%s is %d characters; at most %d are allowed", field, len(id), MaxRequestIDLength)
 	}
 	for i := 0; i < len(id); i++ {
 		if !idChar(id[i]) {
-			return Errorf(InvalidFieldValue, "%s has a character outside [A-Za-z0-9:_-] at position %d", field, i+1)
+			return invalid(field, "%s has a character outside [A-Za-z0-9:_-] at position %d", field, i+1)
 		}
 	}
 	return nil

@@ -74,17 +74,17 @@ func DecodeSendOtp(body []byte, l Limits) (*SendOtpRequest, *Error) {
 		return nil, missing("smsMatchingToken")
 	}
 	if n := utf8.RuneCountInString(r.SMSMatchingToken); n != SMSMatchingTokenLength || !printableASCII(r.SMSMatchingToken) {
-		return nil, Errorf(InvalidFieldValue, "smsMatchingToken must be %d printable ASCII characters without spaces; got %d characters",
+		return nil, invalid("smsMatchingToken", "smsMatchingToken must be %d printable ASCII characters without spaces; got %d characters",
 			SMSMatchingTokenLength, n)
 	}
 	if r.OtpContext != nil && r.OtpContext.members() > 1 {
-		return nil, Errorf(InvalidFieldValue, "otpContext must set at most one of association, mandateCreation, associationWithMandateCreation")
+		return nil, invalid("otpContext", "otpContext must set at most one of association, mandateCreation, associationWithMandateCreation")
 	}
 	if r.AccountPhoneNumber == "" && r.AssociationID == "" {
 		return nil, missing("accountPhoneNumber or associationId")
 	}
 	if len(r.AccountPhoneNumber) > maxFieldLength {
-		return nil, Errorf(InvalidFieldValue, "accountPhoneNumber is %d bytes long", len(r.AccountPhoneNumber))
+		return nil, invalid("accountPhoneNumber", "accountPhoneNumber is %d bytes long", len(r.AccountPhoneNumber))
 	}
 	if err := validateIdentifier("associationId", r.AssociationID); err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func checkOTP(otp string) *Error {
 		return missing("otp")
 	}
 	if len(otp) > maxFieldLength {
-		return Errorf(InvalidFieldValue, "otp is %d bytes long", len(otp))
+		return invalid("otp", "otp is %d bytes long", len(otp))
 	}
 	return nil
 }
@@ -172,14 +172,14 @@ func (c *OtpContext) members() int {
 // back (associationId): bounded and free of control characters.
 func validateIdentifier(field, v string) *Error {
 	if len(v) > maxFieldLength {
-		return Errorf(InvalidFieldValue, "%s is %d bytes; at most %d are allowed", field, len(v), maxFieldLength)
+		return invalid(field, "%s is %d bytes; at most %d are allowed", field, len(v), maxFieldLength)
 	}
 	if !utf8.ValidString(v) {
-		return Errorf(InvalidFieldValue, "%s is not valid UTF-8", field)
+		return invalid(field, "%s is not valid UTF-8", field)
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f {
-			return Errorf(InvalidFieldValue, "%s holds a control character", field)
+			return invalid(field, "%s holds a control character", field)
 		}
 	}
 	return nil
@@ -240,13 +240,4 @@ type EchoResponse struct {
 	ResponseHeader LegacyResponseHeader `json:"responseHeader"`
 	ClientMessage  string               `json:"clientMessage"`
 	ServerMessage  string               `json:"serverMessage"`
-}
-
-// ErrorResponse is the body of every non-200 answer. ResponseHeader holds the
-// header of the request's dialect.
-type ErrorResponse struct {
-	ResponseHeader                   any       `json:"responseHeader"`
-	ErrorResponseCode                ErrorCode `json:"errorResponseCode"`
-	ErrorDescription                 string    `json:"errorDescription,omitempty"`
-	PaymentIntegratorErrorIdentifier string    `json:"paymentIntegratorErrorIdentifier,omitempty"`
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -197,7 +198,7 @@ func TestRoutes(t *testing.T) {
 	if s, _ := get("/readyz"); s != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with the database closed: %d, want 503", s)
 	}
-	expect(t, h.sendOtp("s2", map[string]any{"associationId": "as-1"}), 503, "errorResponseCode", "SERVICE_UNAVAILABLE")
+	expectUnavailable(t, h.sendOtp("s2", map[string]any{"associationId": "as-1"}))
 }
 
 func TestBasePath(t *testing.T) {
@@ -214,5 +215,77 @@ func TestBasePath(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Error("/healthz moved under the base path")
+	}
+}
+
+// TestBadInputThatParsersDisagreeOn: bodies that a lenient JSON parser
+// would read one way and another parser another (SPEC §1), and authenticate
+// bodies that break accountDetails' one-of, each get a specific 400 in the
+// dialect's own ErrorResponse, store nothing and text nothing.
+func TestBadInputThatParsersDisagreeOn(t *testing.T) {
+	h := newHarness(t)
+	// before puts raw members at the start of a JSON object body, so that a
+	// duplicate comes first and a last-wins parser would read the later one.
+	before := func(members string, body []byte) []byte {
+		return append([]byte("{"+members+","), body[1:]...)
+	}
+	legacy, _ := json.Marshal(map[string]any{"requestHeader": h.header("dup-1"), "smsMatchingToken": token, "accountPhoneNumber": "+919876543210"})
+	card := func(edit func(m map[string]any)) []byte {
+		m := map[string]any{
+			"requestHeader":                h.cardHeader("auth-bad"),
+			"accountDetails":               map[string]any{"card": map[string]any{"accountNumber": "4123456789101112", "expiryMonth": "01", "expiryYear": "30"}},
+			"amount":                       map[string]any{"amountMicros": "728000000", "currencyCode": "INR"},
+			"requestedAuthenticationTypes": map[string]any{"nativeOtp": map[string]any{}},
+		}
+		edit(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	details := func(m map[string]any) map[string]any { return m["accountDetails"].(map[string]any) }
+	token := map[string]any{"paymentTokenAccountNumber": "4123456789101112", "cryptogram": "12345"}
+	tests := []struct {
+		name, path string
+		body       []byte
+		code, says string // says: a word the description must hold
+	}{
+		{"phone twice", "/v1/sendOtp", before(`"accountPhoneNumber":"+919812345678"`, legacy), "INVALID_DECRYPTED_REQUEST", "twice"},
+		{"phone in capitals", "/v1/sendOtp", bytes.Replace(legacy, []byte(`"accountPhoneNumber"`), []byte(`"ACCOUNTPHONENUMBER"`), 1), "INVALID_DECRYPTED_REQUEST", "ACCOUNTPHONENUMBER"},
+		{"requestId capitalised", "/e-wallets-v1/sendOtp", bytes.Replace(legacy, []byte(`"requestId"`), []byte(`"RequestId"`), 1), "INVALID_DECRYPTED_REQUEST", "RequestId"},
+		{"card number twice", cardPath + "authenticate", bytes.Replace(card(func(map[string]any) {}), []byte(`"accountNumber":`), []byte(`"accountNumber":"4111111111111111","accountNumber":`), 1), "INVALID_DECRYPTED_REQUEST", "twice"},
+		{"card and token", cardPath + "authenticate", card(func(m map[string]any) { details(m)["paymentToken"] = token }), "INVALID_DECRYPTED_REQUEST", "not both"},
+		{"neither card nor token", cardPath + "authenticate", card(func(m map[string]any) { m["accountDetails"] = map[string]any{} }), "MISSING_REQUIRED_FIELD", "paymentToken"},
+		{"token number not digits", cardPath + "authenticate", card(func(m map[string]any) {
+			m["accountDetails"] = map[string]any{"paymentToken": map[string]any{"paymentTokenAccountNumber": "4123-4567-8910-1112"}}
+		}), "INVALID_FIELD_VALUE", "paymentTokenAccountNumber"},
+		{"token spelt in capitals", cardPath + "authenticate", card(func(m map[string]any) {
+			m["accountDetails"] = map[string]any{"PaymentToken": token}
+		}), "INVALID_DECRYPTED_REQUEST", "PaymentToken"},
+	}
+	rows := h.rowCounts()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.postRaw(tc.path, tc.body)
+			expect(t, r, 400, "errorResponseCode", tc.code)
+			if !strings.Contains(r.str("errorDescription"), tc.says) {
+				t.Errorf("description %q does not say %q", r.str("errorDescription"), tc.says)
+			}
+			for _, secret := range []string{"4123456789101112", "4111111111111111", "12345"} {
+				if strings.Contains(r.raw, secret) {
+					t.Errorf("the answer echoes %s: %s", secret, r.raw)
+				}
+			}
+		})
+	}
+	if r := h.postRaw(cardPath+"authenticate", card(func(m map[string]any) {
+		m["accountDetails"] = map[string]any{"paymentToken": map[string]any{"paymentTokenAccountNumber": "12a"}}
+	})); r.body["errorResponseResult"] == nil || canonical(t, r.body["errorResponseResult"]) !=
+		`{"invalidFieldValue":{"invalidFieldName":"accountDetails.paymentToken.paymentTokenAccountNumber"}}` {
+		t.Errorf("invalidFieldValue does not name the field: %s", r.raw)
+	}
+	if diff := cmp.Diff(rows, h.rowCounts()); diff != "" {
+		t.Errorf("bad input changed the store:\n%s", diff)
+	}
+	if n := len(h.sms.Messages()); n != 0 {
+		t.Errorf("bad input sent %d SMS", n)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/otpgate/otpgate/internal/otp"
 )
 
-// Reasons given with nativeOtpResult.unsupported: our reading (SPEC §8 [?]),
-// chosen here and nowhere else.
-var authenticateReasons = map[string]string{
+// refusalReasons name, for our logs and metrics only, why authenticate sent
+// no OTP. Google is told nativeOtpNotSupported with notSupportedByIssuer
+// whatever the reason (SPEC §8): it has no use for it, and a caller probing
+// card numbers learns nothing.
+var refusalReasons = map[string]string{
 	otp.AuthCardUnknown:  "CARD_NOT_FOUND",
 	otp.AuthCardExpired:  "CARD_EXPIRED",
 	otp.AuthNotEligible:  "ACCOUNT_NOT_ELIGIBLE",
@@ -20,50 +22,48 @@ var authenticateReasons = map[string]string{
 	otp.SendUnableToSend: "MESSAGE_UNABLE_TO_BE_SENT",
 }
 
-// redirectUnsupported is the answer to every redirectUrl request: otpgate
-// authenticates by native OTP only.
-const redirectUnsupported = "REDIRECT_NOT_SUPPORTED"
-
 func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (reply, error) {
 	req, gerr := gsp.DecodeAuthenticate(plaintext, s.limits(c))
 	if gerr != nil {
 		return reply{}, gerr
 	}
 	c.requestID = req.RequestHeader.RequestID
-	card := req.Card()
-	hash := s.cfg.Cards.Hash(card.AccountNumber)
-	expiry, _ := card.Expiry() // validated by DecodeAuthenticate
-	out, err := s.cfg.OTP.Authenticate(ctx, otp.AuthenticateRequest{
+	inst := req.Instrument()
+	hash := s.cfg.Cards.Hash(inst.Number)
+	in := otp.AuthenticateRequest{
 		Ref: otp.Ref{Scope: req.RequestHeader.PaymentIntegratorAccountID, RequestID: c.requestID,
 			Method: gsp.MethodAuthenticate, Fingerprint: req.Fingerprint(hex.EncodeToString(hash))},
-		CardHash: hash, ExpiryYear: expiry.Year, ExpiryMonth: expiry.Month,
 		NativeOtp: req.RequestedAuthenticationTypes.NativeOtp != nil,
-	})
+	}
+	if inst.Token {
+		in.TokenHash = hash
+	} else {
+		in.CardHash = hash
+	}
+	if inst.HasExpiry {
+		in.ExpiryYear, in.ExpiryMonth = inst.Expiry.Year, inst.Expiry.Month
+	}
+	out, err := s.cfg.OTP.Authenticate(ctx, in)
 	if err != nil {
 		return reply{}, domainError(err, "", "")
 	}
-	resp := gsp.AuthenticateResponse{
-		ResponseHeader:                  gsp.NewResponseHeader(s.cfg.Now()),
-		PaymentIntegratorAuthenticateID: out.ReplyID,
-	}
-	native := &gsp.NativeOtpResult{}
-	result := "otpSent"
-	switch reason, known := authenticateReasons[out.Result]; {
+	var native gsp.AuthenticateOutcome
+	var result string
+	switch reason, refused := refusalReasons[out.Result]; {
 	case out.Result == otp.SendSuccess:
-		native.OtpSent = &gsp.Empty{}
+		native, result = gsp.NativeOtpSent, "nativeOtpSupport"
 	case out.Result == otp.AuthNotRequested:
-		native.NotRequested, result = &gsp.Empty{}, "nativeOtpNotRequested"
-	case known:
-		native.Unsupported, result = &gsp.Unsupported{Reason: reason}, "unsupported:"+reason
+		native, result = gsp.NativeOtpNotRequested, "nativeOtpNotRequested"
+	case refused:
+		native, result = gsp.NativeOtpNotSupported, "nativeOtpNotSupported:"+reason
 	default:
 		return reply{}, errors.New("server: no authenticate answer for " + out.Result)
 	}
-	resp.NativeOtpResult = native
+	redirect := gsp.RedirectNotRequested
 	if req.RequestedAuthenticationTypes.RedirectURL != nil {
-		resp.RedirectURLResult = &gsp.RedirectURLResult{Unsupported: &gsp.Unsupported{Reason: redirectUnsupported}}
-	} else {
-		resp.RedirectURLResult = &gsp.RedirectURLResult{NotRequested: &gsp.Empty{}}
+		redirect = gsp.RedirectNotSupported // otpgate authenticates by native OTP only
 	}
+	resp := s.cfg.AuthenticateShapes.Response(gsp.NewResponseHeader(s.cfg.Now()), out.ReplyID, s.cfg.CvnResult, native, redirect)
 	return reply{result: result, body: resp}, nil
 }
 

@@ -75,20 +75,38 @@ func expectOneOf(t *testing.T, r response, field, want string) {
 	}
 }
 
-func unsupportedReason(r response) string {
-	native, _ := r.body["nativeOtpResult"].(map[string]any)
-	unsupported, _ := native["unsupported"].(map[string]any)
-	reason, _ := unsupported["reason"].(string)
+// refusalReason is otpgate's own reason for a nativeOtpNotSupported to the
+// authenticate requestID, which only the request's log line carries: the
+// answer r must not tell Google.
+func (h *harness) refusalReason(t *testing.T, requestID string, r response) string {
+	t.Helper()
+	for _, reason := range []string{"CARD_NOT_FOUND", "CARD_EXPIRED", "ACCOUNT_CLOSED", "ACCOUNT_NOT_ELIGIBLE", "OTP_LIMIT_REACHED", "MESSAGE_UNABLE_TO_BE_SENT"} {
+		if strings.Contains(r.raw, reason) {
+			t.Fatalf("the answer tells Google otpgate's reason %s: %s", reason, r.raw)
+		}
+	}
+	reason := ""
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		var entry struct {
+			Msg, Method, Result string
+			RequestID           string `json:"requestId"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" && entry.Method == "authenticate" && entry.RequestID == requestID {
+			if r, refused := strings.CutPrefix(entry.Result, "nativeOtpNotSupported:"); refused {
+				reason = r
+			}
+		}
+	}
 	return reason
 }
 
 func TestAuthenticateThenVerify(t *testing.T) {
 	h := newHarness(t)
 	r := h.authenticate("auth-1", "4123456789101112", "01", "30", nil)
-	expectOneOf(t, r, "nativeOtpResult", "otpSent")
-	expectOneOf(t, r, "redirectUrlResult", "notRequested")
-	if r.str("paymentIntegratorAuthenticateId") == "" {
-		t.Error("no paymentIntegratorAuthenticateId")
+	expectOneOf(t, r, "nativeOtpResultCase", "nativeOtpSupport")
+	expectOneOf(t, r, "redirectUrlResultCase", "redirectUrlNotRequested")
+	if r.str("paymentIntegratorAuthenticationId") == "" || r.str("cvnResult") != "CVN_RESULT_NOT_DETERMINED" {
+		t.Errorf("no paymentIntegratorAuthenticationId or cvnResult: %s", r.raw)
 	}
 	m, _ := h.sms.Last()
 	if m.To != "+919876543210" || strings.Contains(m.Text, "\n") {
@@ -120,35 +138,35 @@ func TestAuthenticateAnswers(t *testing.T) {
 		types                     map[string]any
 		native, reason, redirect  string
 	}{
-		{"unknown card", "4000056655665556", "01", "30", nil, "unsupported", "CARD_NOT_FOUND", "notRequested"},
-		{"expiry not the one on file", "4123456789101112", "02", "30", nil, "unsupported", "CARD_NOT_FOUND", "notRequested"},
-		{"expired card", "4111111111111111", "10", "2025", nil, "unsupported", "CARD_EXPIRED", "notRequested"},
-		{"closed account", "5555555555554444", "12", "30", nil, "unsupported", "ACCOUNT_CLOSED", "notRequested"},
-		{"ineligible account", "4012888888881881", "12", "30", nil, "unsupported", "ACCOUNT_NOT_ELIGIBLE", "notRequested"},
+		{"unknown card", "4000056655665556", "01", "30", nil, "nativeOtpNotSupported", "CARD_NOT_FOUND", "redirectUrlNotRequested"},
+		{"expiry not the one on file", "4123456789101112", "02", "30", nil, "nativeOtpNotSupported", "CARD_NOT_FOUND", "redirectUrlNotRequested"},
+		{"expired card", "4111111111111111", "10", "2025", nil, "nativeOtpNotSupported", "CARD_EXPIRED", "redirectUrlNotRequested"},
+		{"closed account", "5555555555554444", "12", "30", nil, "nativeOtpNotSupported", "ACCOUNT_CLOSED", "redirectUrlNotRequested"},
+		{"ineligible account", "4012888888881881", "12", "30", nil, "nativeOtpNotSupported", "ACCOUNT_NOT_ELIGIBLE", "redirectUrlNotRequested"},
 		{"redirect only", "4123456789101112", "01", "30",
 			map[string]any{"redirectUrl": map[string]any{"callbackUrl": "https://example.google.com/return/url/"}},
-			"notRequested", "", "unsupported"},
+			"nativeOtpNotRequested", "", "redirectUrlNotSupported"},
 		{"redirect and native OTP", "4123456789101112", "01", "30",
 			map[string]any{"redirectUrl": map[string]any{"callbackUrl": "https://example.google.com/"}, "nativeOtp": map[string]any{}},
-			"otpSent", "", "unsupported"},
+			"nativeOtpSupport", "", "redirectUrlNotSupported"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			r := h.authenticate("auth-1", tc.number, tc.month, tc.year, tc.types)
-			expectOneOf(t, r, "nativeOtpResult", tc.native)
-			expectOneOf(t, r, "redirectUrlResult", tc.redirect)
-			if got := unsupportedReason(r); got != tc.reason {
+			expectOneOf(t, r, "nativeOtpResultCase", tc.native)
+			expectOneOf(t, r, "redirectUrlResultCase", tc.redirect)
+			if got := h.refusalReason(t, "auth-1", r); got != tc.reason {
 				t.Errorf("reason %q, want %q", got, tc.reason)
 			}
 			wantSMS := 0
-			if tc.native == "otpSent" {
+			if tc.native == "nativeOtpSupport" {
 				wantSMS = 1
 			}
 			if n := len(h.sms.Messages()); n != wantSMS {
 				t.Errorf("%d SMS, want %d", n, wantSMS)
 			}
-			if tc.native != "otpSent" {
+			if tc.native != "nativeOtpSupport" {
 				// Nothing was sent, so there is nothing to verify or resend.
 				expect(t, h.cardVerify("v-1", "auth-1", "123456"), 404, "errorResponseCode", "INVALID_IDENTIFIER")
 				expect(t, h.resend("r-1", "auth-1"), 404, "errorResponseCode", "INVALID_IDENTIFIER")
@@ -159,8 +177,8 @@ func TestAuthenticateAnswers(t *testing.T) {
 		h := newHarness(t)
 		h.sms.Fail(errors.New("provider down"))
 		r := h.authenticate("auth-1", "4123456789101112", "01", "30", nil)
-		expectOneOf(t, r, "nativeOtpResult", "unsupported")
-		if got := unsupportedReason(r); got != "MESSAGE_UNABLE_TO_BE_SENT" {
+		expectOneOf(t, r, "nativeOtpResultCase", "nativeOtpNotSupported")
+		if got := h.refusalReason(t, "auth-1", r); got != "MESSAGE_UNABLE_TO_BE_SENT" {
 			t.Errorf("reason %q", got)
 		}
 	})
@@ -168,7 +186,7 @@ func TestAuthenticateAnswers(t *testing.T) {
 
 func TestResend(t *testing.T) {
 	h := newHarness(t)
-	expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResult", "otpSent")
+	expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResultCase", "nativeOtpSupport")
 	old := h.lastCode()
 	expectOneOf(t, h.resend("resend-1", "auth-1"), "result", "success")
 	fresh := h.lastCode()
@@ -212,7 +230,7 @@ func TestResendSMSFailureIsRetriedAfresh(t *testing.T) {
 	h := newHarness(t)
 	h.authenticate("auth-1", "4123456789101112", "01", "30", nil)
 	h.sms.Fail(errors.New("provider down"))
-	expect(t, h.resend("resend-1", "auth-1"), 503, "errorResponseCode", "SERVICE_UNAVAILABLE")
+	expectUnavailable(t, h.resend("resend-1", "auth-1"))
 	h.sms.Fail(nil)
 	expectOneOf(t, h.resend("resend-1", "auth-1"), "result", "success")
 	expectOneOf(t, h.cardVerify("v-1", "auth-1", h.lastCode()), "result", "success")
@@ -258,9 +276,15 @@ func TestCurrentDialectHeaderRules(t *testing.T) {
 	}
 	expect(t, echo(func(map[string]any) {}), 200, "clientMessage", "ping")
 	expect(t, echo(func(hdr map[string]any) { hdr["requestTimestamp"] = map[string]any{"epochMillis": now} }), 200, "clientMessage", "ping")
-	expect(t, echo(func(hdr map[string]any) { hdr["protocolVersion"] = map[string]any{"major": 1} }), 400, "errorResponseCode", "INVALID_API_VERSION")
+	// Google's India Cards echo example sends major 1 on the v2 path.
+	expect(t, echo(func(hdr map[string]any) { hdr["protocolVersion"] = map[string]any{"major": 1} }), 200, "clientMessage", "ping")
+	r := echo(func(hdr map[string]any) { hdr["protocolVersion"] = map[string]any{"major": 3} })
+	expect(t, r, 400, "errorResponseCode", "INVALID_API_VERSION")
+	if got, _ := json.Marshal(r.body["errorResponseResult"]); string(got) != `{"invalidApiVersion":{"expectedVersion":{"major":2},"requestVersion":{"major":3}}}` {
+		t.Errorf("errorResponseResult %s", got)
+	}
 	expect(t, echo(func(hdr map[string]any) { delete(hdr, "paymentIntegratorAccountId") }), 400, "errorResponseCode", "MISSING_REQUIRED_FIELD")
-	r := echo(func(hdr map[string]any) { hdr["paymentIntegratorAccountId"] = "Stranger_USD" })
+	r = echo(func(hdr map[string]any) { hdr["paymentIntegratorAccountId"] = "Stranger_USD" })
 	expect(t, r, 404, "errorResponseCode", "INVALID_IDENTIFIER")
 	if !strings.Contains(r.str("errorDescription"), "Stranger_USD") {
 		t.Errorf("description %q does not name the PIAID", r.str("errorDescription"))
@@ -320,8 +344,8 @@ func TestSharedBudgetsAcrossDialects(t *testing.T) {
 		expect(t, h.sendOtp(fmt.Sprintf("s-%d", i), map[string]any{"associationId": "as-1"}), 200, "result", "SUCCESS")
 	}
 	r := h.authenticate("auth-1", "4123456789101112", "01", "30", nil)
-	expectOneOf(t, r, "nativeOtpResult", "unsupported")
-	if got := unsupportedReason(r); got != "OTP_LIMIT_REACHED" {
+	expectOneOf(t, r, "nativeOtpResultCase", "nativeOtpNotSupported")
+	if got := h.refusalReason(t, "auth-1", r); got != "OTP_LIMIT_REACHED" {
 		t.Errorf("reason %q", got)
 	}
 	// And the other way round: India Cards sends spend the legacy budget.
@@ -338,7 +362,7 @@ func TestSeedResendOtp(t *testing.T) {
 	h := newHarness(t)
 	// The resend seed names authenticateRequestId G112YZH4XPDV88J, the
 	// requestId of Google's authenticate example: authenticate under it first.
-	expectOneOf(t, h.authenticate("G112YZH4XPDV88J", "4123456789101112", "01", "30", nil), "nativeOtpResult", "otpSent")
+	expectOneOf(t, h.authenticate("G112YZH4XPDV88J", "4123456789101112", "01", "30", nil), "nativeOtpResultCase", "nativeOtpSupport")
 	b, err := os.ReadFile(filepath.Join("testdata", "seeds", "resendOtp.en.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +417,7 @@ func TestCardNumbersNeverLeak(t *testing.T) {
 				t.Errorf("a card number appears in the %s", name)
 			}
 		}
-		if strings.Contains(text, `"123"`) || strings.Contains(text, "cvn") {
+		if strings.Contains(text, `"123"`) || strings.Contains(text, `"cvn"`) {
 			t.Errorf("the CVN appears in the %s", name)
 		}
 	}
@@ -407,11 +431,11 @@ func TestCardNumbersNeverLeak(t *testing.T) {
 // is as it was.
 func TestFailedResendKeepsTheDeliveredCode(t *testing.T) {
 	h := newHarness(t)
-	expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResult", "otpSent")
+	expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResultCase", "nativeOtpSupport")
 	delivered := h.lastCode()
 	events := h.count("SELECT COUNT(*) FROM events")
 	h.sms.Fail(errors.New("provider down"))
-	expect(t, h.resend("resend-1", "auth-1"), 503, "errorResponseCode", "SERVICE_UNAVAILABLE")
+	expectUnavailable(t, h.resend("resend-1", "auth-1"))
 	h.sms.Fail(nil)
 	if n := h.count("SELECT COUNT(*) FROM events"); n != events {
 		t.Errorf("a failed resend left %d budget events, want %d", n, events)

@@ -119,7 +119,7 @@ func TestFlowsOverEnvelopes(t *testing.T) {
 			expect(t, h.postRaw("/v1/sendOtp", []byte(`{"requestHeader":`)), 400, "errorResponseCode", "INVALID_DECRYPTED_REQUEST")
 			expect(t, h.post("/v1/echo", map[string]any{"requestHeader": h.header("e1"), "clientMessage": "ping"}), 200, "clientMessage", "ping")
 
-			expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResult", "otpSent")
+			expectOneOf(t, h.authenticate("auth-1", "4123456789101112", "01", "30", nil), "nativeOtpResultCase", "nativeOtpSupport")
 			expectOneOf(t, h.resend("resend-1", "auth-1"), "result", "success")
 			expectOneOf(t, h.cardVerify("cv-1", "auth-1", h.lastCode()), "result", "success")
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/gsp"
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/server"
@@ -141,7 +142,32 @@ type harnessConfig struct {
 	codec     envelope.Codec
 	google    envelope.Codec
 	basePath  string
+	start     time.Time
+	codes     []string
+	accounts  func(otp.CardHasher) []otp.Account
+	piaids    []string
+	surfaces  []*server.Surface
+	shapes    *gsp.AuthenticateShapes
 }
+
+// withStart sets the fake clock's first reading.
+func withStart(t time.Time) option { return func(hc *harnessConfig) { hc.start = t } }
+
+// withCodes makes the server send these codes, in order, then the last one
+// again: Google's examples verify the code of the example.
+func withCodes(codes ...string) option { return func(hc *harnessConfig) { hc.codes = codes } }
+
+// withAccounts replaces the test directory.
+func withAccounts(f func(otp.CardHasher) []otp.Account) option {
+	return func(hc *harnessConfig) { hc.accounts = f }
+}
+
+// withPIAIDs adds PIAIDs to the two every harness serves.
+func withPIAIDs(ids ...string) option { return func(hc *harnessConfig) { hc.piaids = ids } }
+
+func withSurfaces(s ...*server.Surface) option { return func(hc *harnessConfig) { hc.surfaces = s } }
+
+func withShapes(s *gsp.AuthenticateShapes) option { return func(hc *harnessConfig) { hc.shapes = s } }
 
 func withBasePath(p string) option {
 	return func(hc *harnessConfig) { hc.basePath = p }
@@ -167,7 +193,7 @@ func withMessenger(wrap func(otp.Messenger) otp.Messenger) option {
 
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	cfg := harnessConfig{policy: otp.DefaultPolicy()}
+	cfg := harnessConfig{policy: otp.DefaultPolicy(), start: time.UnixMilli(1_763_000_000_000)}
 	cfg.policy.InFlightWait = 200 * time.Millisecond
 	for _, o := range opts {
 		o(&cfg)
@@ -183,10 +209,14 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ImportAccounts(ctx, withCards(hasher)); err != nil {
+	accounts := withCards(hasher)
+	if cfg.accounts != nil {
+		accounts = cfg.accounts(hasher)
+	}
+	if err := st.ImportAccounts(ctx, accounts); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: &fakeClock{t: time.UnixMilli(1_763_000_000_000)}, sms: &smstest.Recorder{},
+	h := &harness{t: t, clock: &fakeClock{t: cfg.start}, sms: &smstest.Recorder{},
 		store: st, flaky: &flakyStore{Store: st}, dbPath: dbPath, logs: &syncBuffer{}, policy: cfg.policy}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	composer, err := sms.NewComposer(sms.DefaultTemplate, cfg.policy.CodeLength)
@@ -198,8 +228,22 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if cfg.messenger != nil {
 		messenger = cfg.messenger(messenger)
 	}
+	var newCode func(int) string
+	if len(cfg.codes) > 0 {
+		var mu sync.Mutex
+		codes := cfg.codes
+		newCode = func(int) string {
+			mu.Lock()
+			defer mu.Unlock()
+			c := codes[0]
+			if len(codes) > 1 {
+				codes = codes[1:]
+			}
+			return c
+		}
+	}
 	svc, err := otp.New(otp.Config{Store: h.flaky, Messenger: messenger, Policy: cfg.policy,
-		Secret: bytes.Repeat([]byte{7}, 32), Now: h.clock.Now, Logger: log})
+		Secret: bytes.Repeat([]byte{7}, 32), Now: h.clock.Now, Logger: log, NewCode: newCode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +255,8 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	srv := server.New(server.Config{BasePath: cfg.basePath, Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
 		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse,
-		PIAIDs: []string{piaid, otherPIAID}, Cards: hasher, ECI: "07"})
+		PIAIDs: append([]string{piaid, otherPIAID}, cfg.piaids...), Cards: hasher, ECI: "07",
+		Surfaces: cfg.surfaces, AuthenticateShapes: cfg.shapes})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	h.url = ts.URL
@@ -345,9 +390,67 @@ func (h *harness) count(query string, args ...any) int {
 	return n
 }
 
+// expect checks the status and one string member of the answer. For
+// "errorResponseCode" it reads the code in the dialect's own form (see
+// errorCode), so that one expectation serves both dialects.
 func expect(t *testing.T, r response, status int, field, want string) {
 	t.Helper()
-	if r.status != status || r.str(field) != want {
-		t.Fatalf("got %d %s=%q, want %d %q; body %s", r.status, field, r.str(field), status, want, r.raw)
+	got := r.str(field)
+	if field == "errorResponseCode" {
+		got = r.errorCode(t)
+	}
+	if r.status != status || got != want {
+		t.Fatalf("got %d %s=%q, want %d %q; body %s", r.status, field, got, status, want, r.raw)
+	}
+}
+
+// errorCode is the code of an ErrorResponse: errorResponseCode (a string) in
+// the legacy dialect; in the current one, the code whose member the one-of
+// errorResponseResult holds. The wrong form for the dialect fails the test.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	header, _ := r.body["responseHeader"].(map[string]any)
+	_, current := header["responseTimestamp"].(map[string]any)
+	result, hasResult := r.body["errorResponseResult"]
+	_, hasCode := r.body["errorResponseCode"]
+	switch {
+	case current && hasCode, !current && hasResult:
+		t.Fatalf("an ErrorResponse in the other dialect's form: %s", r.raw)
+	case !current:
+		return r.str("errorResponseCode")
+	case !hasResult:
+		return ""
+	}
+	m, ok := result.(map[string]any)
+	if !ok || len(m) != 1 {
+		t.Fatalf("errorResponseResult is not a one-of: %s", r.raw)
+	}
+	for member := range m {
+		if code, ok := codeOfMember[member]; ok {
+			return code
+		}
+		t.Fatalf("errorResponseResult member %q is none of Google's", member)
+	}
+	return ""
+}
+
+// codeOfMember maps Google's errorResponseResult members to the codes.
+var codeOfMember = map[string]string{
+	"invalidApiVersion": "INVALID_API_VERSION", "invalidPayloadSignature": "INVALID_PAYLOAD_SIGNATURE",
+	"invalidPayloadEncryption": "INVALID_PAYLOAD_ENCRYPTION", "requestTimestampOutOfRange": "REQUEST_TIMESTAMP_OUT_OF_RANGE",
+	"invalidIdentifier": "INVALID_IDENTIFIER", "idempotencyViolation": "IDEMPOTENCY_VIOLATION",
+	"invalidFieldValue": "INVALID_FIELD_VALUE", "missingRequiredField": "MISSING_REQUIRED_FIELD",
+	"preconditionViolation": "PRECONDITION_VIOLATION", "userActionInProgress": "USER_ACTION_IN_PROGRESS",
+	"invalidDecryptedRequest": "INVALID_DECRYPTED_REQUEST", "forbidden": "FORBIDDEN",
+}
+
+// expectUnavailable checks a 503: Google's code lists have none for it, so
+// the ErrorResponse carries no code in either dialect (SPEC §3).
+func expectUnavailable(t *testing.T, r response) {
+	t.Helper()
+	_, code := r.body["errorResponseCode"]
+	_, result := r.body["errorResponseResult"]
+	if r.status != 503 || code || result || r.str("paymentIntegratorErrorIdentifier") == "" {
+		t.Fatalf("got %d %s, want a 503 with an identifier and no code", r.status, r.raw)
 	}
 }

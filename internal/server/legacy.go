@@ -41,7 +41,7 @@ func (s *Server) sendOtp(ctx context.Context, c *call, plaintext []byte) (reply,
 	}
 	c.requestID = req.RequestHeader.RequestID
 	in := otp.SendRequest{
-		Ref:           otp.Ref{RequestID: c.requestID, Method: gsp.MethodSendOtp, Fingerprint: req.Fingerprint()},
+		Ref:           otp.Ref{Scope: c.surface.Scope, RequestID: c.requestID, Method: gsp.MethodSendOtp, Fingerprint: req.Fingerprint()},
 		AssociationID: req.AssociationID, SMSMatchingToken: req.SMSMatchingToken,
 	}
 	if req.AccountPhoneNumber != "" {
@@ -73,7 +73,7 @@ func (s *Server) verifyOtp(ctx context.Context, c *call, plaintext []byte) (repl
 	}
 	c.requestID = req.RequestHeader.RequestID
 	out, err := s.cfg.OTP.Verify(ctx, otp.VerifyRequest{
-		Ref:           otp.Ref{RequestID: c.requestID, Method: gsp.MethodVerifyOtp, Fingerprint: req.Fingerprint()},
+		Ref:           otp.Ref{Scope: c.surface.Scope, RequestID: c.requestID, Method: gsp.MethodVerifyOtp, Fingerprint: req.Fingerprint()},
 		SendRequestID: req.SendOtpRequestID,
 		SendMethod:    gsp.MethodSendOtp,
 		Code:          req.OTP,
@@ -115,11 +115,11 @@ func domainError(err error, field, value string) error {
 	case errors.Is(err, otp.ErrUnknownSend):
 		return gsp.Errorf(gsp.InvalidIdentifier, "%s %q does not name a request whose code was sent", field, value)
 	case errors.Is(err, otp.ErrSendFailed):
-		return gsp.Errorf(gsp.ServiceUnavailable, "the SMS provider did not accept the message; retry with the same requestId")
+		return gsp.Unavailable("the SMS provider did not accept the message; retry with the same requestId")
 	case errors.Is(err, otp.ErrIdempotency):
-		return gsp.Errorf(gsp.IdempotencyViolation, "requestId was already used with a different payload or method")
+		return gsp.Errorf(gsp.IdempotencyViolation, "requestId was already used on this method with a different payload")
 	case errors.Is(err, otp.ErrInFlight):
-		return gsp.Errorf(gsp.ServiceUnavailable, "the same requestId is still being processed; retry it")
+		return gsp.Unavailable("the same requestId is still being processed; retry it")
 	}
 	return err
 }

@@ -47,6 +47,15 @@ type Config struct {
 	Cards      otp.CardHasher
 	CardPolicy otp.CardPolicy
 	ECI        string
+	// AuthenticateShapes writes the two cases of an authenticate response
+	// (nil: the defaults of gsp.AuthenticateShape); CvnResult is its
+	// cvnResult ("": CVN_RESULT_NOT_DETERMINED).
+	AuthenticateShapes *gsp.AuthenticateShapes
+	CvnResult          gsp.CvnResult
+
+	// Surfaces are the Google APIs served (see SelectSurfaces); nil serves
+	// them all.
+	Surfaces []*Surface
 }
 
 // Server serves the routes.
@@ -78,19 +87,19 @@ func New(cfg Config) *Server {
 	if cfg.CardPolicy == (otp.CardPolicy{}) {
 		cfg.CardPolicy = otp.DefaultCardPolicy()
 	}
+	if cfg.AuthenticateShapes == nil {
+		cfg.AuthenticateShapes, _ = gsp.NewAuthenticateShapes(nil) // the defaults are valid
+	}
+	if cfg.CvnResult == "" {
+		cfg.CvnResult = gsp.CvnNotDetermined
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), piaids: map[string]bool{}}
 	for _, id := range cfg.PIAIDs {
 		s.piaids[id] = true
 	}
-	base := cfg.BasePath
-	s.mux.Handle("POST "+base+"/v1/sendOtp", s.method(legacy, gsp.MethodSendOtp, s.sendOtp))
-	s.mux.Handle("POST "+base+"/v1/verifyOtp", s.method(legacy, gsp.MethodVerifyOtp, s.verifyOtp))
-	s.mux.Handle("POST "+base+"/v1/echo", s.method(legacy, gsp.MethodEcho, s.echo))
-	cards := base + "/v1/payment-integrator-authenticated-card-fop-api/"
-	s.mux.Handle("POST "+cards+"authenticate", s.method(current, gsp.MethodAuthenticate, s.authenticate))
-	s.mux.Handle("POST "+cards+"verifyOtp", s.method(current, gsp.MethodCardVerifyOtp, s.cardVerifyOtp))
-	s.mux.Handle("POST "+cards+"resendOtp", s.method(current, gsp.MethodResendOtp, s.resendOtp))
-	s.mux.Handle("POST "+base+"/v2/echo", s.method(current, gsp.MethodEchoV2, s.echoV2))
+	for _, rt := range s.routes() {
+		s.mux.Handle("POST "+cfg.BasePath+rt.path, s.method(rt.surface, rt.method, rt.handler))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -113,19 +122,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// dialect is the generation of Google's protocol a route speaks (SPEC §1).
-type dialect string
-
-const (
-	legacy  dialect = "legacy"
-	current dialect = "current"
-)
-
 // call is one request in flight through the pipeline.
 type call struct {
 	id        string // our id for the call: paymentIntegratorErrorIdentifier, logs
 	method    string
-	dialect   dialect
+	surface   *Surface
 	now       time.Time
 	requestID string // Google's, once decoded
 }
@@ -140,10 +141,10 @@ type reply struct {
 type handlerFunc func(ctx context.Context, c *call, plaintext []byte) (reply, error)
 
 // method wraps a handler in the pipeline shared by every method.
-func (s *Server) method(d dialect, name string, h handlerFunc) http.Handler {
+func (s *Server) method(sf *Surface, name string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		c := &call{id: otp.NewID(), method: name, dialect: d, now: s.cfg.Now()}
+		c := &call{id: otp.NewID(), method: name, surface: sf, now: s.cfg.Now()}
 		status, result := s.serve(w, r, c, h)
 		took := time.Since(start)
 		s.cfg.Metrics.observe(name, result, status, took)
@@ -154,7 +155,7 @@ func (s *Server) method(d dialect, name string, h handlerFunc) http.Handler {
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
-		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "dialect", string(d),
+		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "surface", sf.Name, "dialect", string(sf.Dialect),
 			"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
 	})
 }
@@ -203,18 +204,13 @@ func (s *Server) fail(w http.ResponseWriter, c *call, err error) (int, string) {
 	var ge *gsp.Error
 	if !errors.As(err, &ge) {
 		s.log.Error("request failed", "id", c.id, "method", c.method, "error", err)
-		ge = gsp.Errorf(gsp.ServiceUnavailable, "temporarily unable to process the request; retry with the same requestId")
+		ge = gsp.Unavailable("temporarily unable to process the request; retry with the same requestId")
 	}
-	var header any = gsp.LegacyResponseHeader{ResponseTimestamp: gsp.MillisOf(s.cfg.Now())}
-	if c.dialect == current {
-		header = gsp.NewResponseHeader(s.cfg.Now())
+	var resp any = gsp.NewLegacyErrorResponse(ge, s.cfg.Now(), c.id)
+	if c.surface.Dialect == Current {
+		resp = gsp.NewCurrentErrorResponse(ge, s.cfg.Now(), c.id)
 	}
-	body, _ := json.Marshal(gsp.ErrorResponse{
-		ResponseHeader:                   header,
-		ErrorResponseCode:                ge.Code,
-		ErrorDescription:                 ge.Description,
-		PaymentIntegratorErrorIdentifier: c.id,
-	})
+	body, _ := json.Marshal(resp)
 	status := ge.Code.HTTPStatus()
 	if !s.write(w, c, status, body) {
 		return http.StatusServiceUnavailable, string(gsp.ServiceUnavailable)
