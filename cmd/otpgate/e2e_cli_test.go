@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/otpgate/otpgate/internal/server"
+	"github.com/otpgate/otpgate/internal/simulator"
 	"github.com/otpgate/otpgate/internal/sms"
 )
 
@@ -366,12 +369,13 @@ func codeLengthServed(t *testing.T, env []string, args ...string) int {
 
 // TestE2EAuthenticateShapeFromConfig: an operator given the exact shape by
 // Google writes it into the config file as JSON objects, and authenticate
-// answers with it; the outcomes not overridden keep their defaults.
+// answers with it; the outcomes not overridden keep their defaults. (A card
+// no account has: the answer does not depend on the date.)
 func TestE2EAuthenticateShapeFromConfig(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
 	config := writeFile(t, tmp, "shape.json", `{"authenticate-shape": {
-		"native-otp-sent": {"nativeOtpSupport": {"nativeOtpResultCode": {"otpSent": {}}}}},
+		"native-otp-not-supported": {"nativeOtpNotSupported": {"reason": {"notSupportedByIssuer": {}}}}},
 		"cvn-result": "NOT_VERIFIED"}`)
 	p := e2eServe(t, nil, "--dev", "--data-dir", filepath.Join(tmp, "data"), "--sms-file", filepath.Join(tmp, "sms.jsonl"),
 		"--config", config)
@@ -379,17 +383,32 @@ func TestE2EAuthenticateShapeFromConfig(t *testing.T) {
 		"requestTimestamp": map[string]any{"epochMillis": fmt.Sprint(time.Now().UnixMilli())}, "paymentIntegratorAccountId": demoPIAID}
 	r := p.mustPost("/v1/payment-integrator-authenticated-card-fop-api/authenticate", map[string]any{
 		"requestHeader":                hdr,
-		"accountDetails":               map[string]any{"card": map[string]any{"accountNumber": "4123456789101112", "expiryMonth": "01", "expiryYear": "30"}},
+		"accountDetails":               map[string]any{"card": map[string]any{"accountNumber": "4000056655665556", "expiryMonth": "01", "expiryYear": "30"}},
 		"amount":                       map[string]any{"amountMicros": "728000000", "currencyCode": "INR"},
 		"requestedAuthenticationTypes": map[string]any{"nativeOtp": map[string]any{}},
 	})
 	for _, want := range []string{
-		`"nativeOtpResultCase":{"nativeOtpSupport":{"nativeOtpResultCode":{"otpSent":{}}}}`,
+		`"nativeOtpResultCase":{"nativeOtpNotSupported":{"reason":{"notSupportedByIssuer":{}}}}`,
 		`"redirectUrlResultCase":{"redirectUrlNotRequested":{}}`,
 		`"cvnResult":"NOT_VERIFIED"`,
 	} {
 		if r.status != 200 || !strings.Contains(r.raw, want) {
 			t.Errorf("the answer lacks %s: %d %s", want, r.status, r.raw)
+		}
+	}
+}
+
+// The surface names are written in the server's table, the simulator's (it
+// plays Google independently) and the two flags' defaults: they must agree.
+func TestSurfaceNamesAgree(t *testing.T) {
+	want := strings.Join(server.SurfaceNames(), ",")
+	if got := strings.Join(simulator.SurfaceNames(), ","); got != want {
+		t.Errorf("the simulator's surfaces %s, the server's %s", got, want)
+	}
+	for _, cmd := range []any{&serveCmd{}, &simulateConformanceCmd{}} {
+		f, ok := reflect.TypeOf(cmd).Elem().FieldByName("Surfaces")
+		if !ok || f.Tag.Get("default") != want {
+			t.Errorf("%T: --surfaces default %q, want %q", cmd, f.Tag.Get("default"), want)
 		}
 	}
 }

@@ -166,9 +166,6 @@ func (c *serveCmd) check() error {
 	if err := c.policy().Validate(); err != nil {
 		return fmt.Errorf("--send-limit, --fail-limit, --claim-lease or --in-flight-wait: %w", err)
 	}
-	if _, err := c.wire(); err != nil {
-		return err
-	}
 	return nil
 }
 
@@ -179,8 +176,8 @@ type wireSettings struct {
 	cvn      gsp.CvnResult
 }
 
-// wire checks and builds the wire settings; check calls it so that a bad
-// value stops the start before anything is created.
+// wire checks and builds the wire settings; Run calls it beside check, so
+// that a bad value stops the start before anything is created.
 func (c *serveCmd) wire() (wireSettings, error) {
 	var w wireSettings
 	var err error
@@ -232,6 +229,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 			"or run with --dev or --insecure-plaintext for local development")
 	}
 	if err := c.check(); err != nil {
+		return err
+	}
+	wire, err := c.wire()
+	if err != nil {
 		return err
 	}
 	log := c.logger()
@@ -291,10 +292,6 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		Store: st, Messenger: sms.CodeMessenger{Composer: composer, Sender: sender},
 		Policy: c.policy(), Secret: secret, Logger: log,
 	})
-	if err != nil {
-		return err
-	}
-	wire, err := c.wire()
 	if err != nil {
 		return err
 	}

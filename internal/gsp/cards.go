@@ -259,21 +259,29 @@ func currencyCode(s string) bool {
 	return true
 }
 
-// Fingerprint identifies the payload for idempotency. The card or token
-// number is replaced by numberDigest, a keyed digest the caller computes, and
-// the CVN and cryptogram are left out, so that the stored fingerprint is no
+// Fingerprint identifies the payload for idempotency. The secrets in it (the
+// card or token number, the CVN, the cryptogram) enter only as keyed(secret),
+// a keyed digest the caller computes, so that a retry with another CVN or
+// cryptogram is a different payload (412) while the stored fingerprint is no
 // unkeyed hash of a secret.
-func (r *AuthenticateRequest) Fingerprint(numberDigest string) []byte {
+func (r *AuthenticateRequest) Fingerprint(keyed func(secret string) string) []byte {
+	digest := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return keyed(s)
+	}
 	c := *r
 	c.RequestHeader = r.RequestHeader.forFingerprint()
 	details := AccountDetails{}
 	if r.AccountDetails.Card != nil {
 		card := *r.AccountDetails.Card
-		card.AccountNumber, card.CVN = numberDigest, ""
+		card.AccountNumber, card.CVN = digest(card.AccountNumber), digest(card.CVN)
 		details.Card = &card
 	} else {
 		token := *r.AccountDetails.PaymentToken
-		token.PaymentTokenAccountNumber, token.CVN, token.Cryptogram = numberDigest, "", ""
+		token.PaymentTokenAccountNumber, token.CVN, token.Cryptogram =
+			digest(token.PaymentTokenAccountNumber), digest(token.CVN), digest(token.Cryptogram)
 		details.PaymentToken = &token
 	}
 	c.AccountDetails = &details

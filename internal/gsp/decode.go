@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -67,7 +68,21 @@ func pointerName(p jsontext.Pointer) string {
 	if p == "" {
 		return "(the body)"
 	}
-	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
+	return echoable(strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", "."))
+}
+
+// longDigits is a run of digits as long as a card number.
+var longDigits = regexp.MustCompile(`[0-9]{12,}`)
+
+// echoable makes a member name taken from the body fit to quote in an error
+// description: bounded, and with any card-number-length run of digits
+// hidden, since a name is whatever the caller wrote.
+func echoable(name string) string {
+	const max = 80
+	if len(name) > max {
+		name = strings.ToValidUTF8(name[:max], "") + "…"
+	}
+	return longDigits.ReplaceAllString(name, "<digits>")
 }
 
 func kindName(k jsontext.Kind) string {
@@ -169,9 +184,9 @@ func caseMismatch(v jsontext.Value, t reflect.Type, at string) *Error {
 		if err != nil {
 			return nil
 		}
-		path := member
+		path := echoable(member)
 		if at != "" {
-			path = at + "." + member
+			path = at + "." + path
 		}
 		if f, ok := fields.exact[member]; ok {
 			if e := caseMismatch(value, f, path); e != nil {
@@ -179,18 +194,30 @@ func caseMismatch(v jsontext.Value, t reflect.Type, at string) *Error {
 			}
 			continue
 		}
-		if want, ok := fields.folded[strings.ToLower(member)]; ok {
+		if want, ok := fields.foldedMatch(member); ok {
 			return Errorf(InvalidDecryptedRequest, "member %s is spelt %q; Google's name is %q, and member names are case-sensitive",
-				path, member, want)
+				path, echoable(member), want)
 		}
 	}
 	return nil
 }
 
-// structFields are a struct type's JSON member names, exactly and folded.
+// structFields are a struct type's JSON member names.
 type structFields struct {
-	exact  map[string]reflect.Type // name → field type
-	folded map[string]string       // lower-case name → name
+	exact map[string]reflect.Type // name → field type
+	names []string
+}
+
+// foldedMatch finds the field that name matches under Unicode simple case
+// folding, as encoding/json matches names: "ſ" (U+017F) folds to "s" and
+// "K" (U+212A) to "k", so "requeſtId" is requestId to encoding/json.
+func (f structFields) foldedMatch(name string) (string, bool) {
+	for _, n := range f.names {
+		if strings.EqualFold(n, name) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 var fieldCache sync.Map // reflect.Type → structFields
@@ -199,7 +226,7 @@ func jsonFields(t reflect.Type) structFields {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.(structFields)
 	}
-	f := structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
+	f := structFields{exact: map[string]reflect.Type{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
@@ -207,10 +234,7 @@ func jsonFields(t reflect.Type) structFields {
 			continue
 		}
 		f.exact[name] = sf.Type
-		// strings.ToLower folds what encoding/json's matching folds that
-		// matters here: ASCII letter case (K and ſ cannot occur in our
-		// all-ASCII names, and such a member is simply unknown).
-		f.folded[strings.ToLower(name)] = name
+		f.names = append(f.names, name)
 	}
 	fieldCache.Store(t, f)
 	return f
@@ -220,7 +244,8 @@ func jsonFields(t reflect.Type) structFields {
 // request as we understood it, with the fields that legitimately change between
 // retries (requestTimestamp; the ignored userLocale) cleared by the caller.
 // Re-encoding the typed value, rather than hashing the raw body, makes key order,
-// whitespace and unknown fields irrelevant.
+// whitespace and unknown fields irrelevant, except inside members we keep as
+// raw JSON (nativeOtp.deviceInformation), which are compared as sent, compacted.
 func fingerprint(method string, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -23,6 +23,8 @@ func TestStrictJSONRefusesWhatParsersDisagreeOn(t *testing.T) {
 		{"duplicate inside an unknown member", `{` + header + `,"smsMatchingToken":"AB12345678C","accountPhoneNumber":"+919876543210","future":{"a":1,"a":2}}`, "future.a"},
 		{"phone in capitals", `{` + header + `,"smsMatchingToken":"AB12345678C","ACCOUNTPHONENUMBER":"+919876543210"}`, "ACCOUNTPHONENUMBER"},
 		{"requestId capitalised", `{"requestHeader":{"protocolVersion":{"major":1},"RequestId":"r1","requestTimestamp":"1502545413026"},"smsMatchingToken":"AB12345678C","accountPhoneNumber":"+919876543210"}`, "requestHeader.RequestId"},
+		{"long s folds to s", `{"requestHeader":{"protocolVersion":{"major":1},"requestId":"r1","requeſtId":"r2","requestTimestamp":"1502545413026"},"smsMatchingToken":"AB12345678C","accountPhoneNumber":"+919876543210"}`, "requestHeader.requeſtId"},
+		{"Kelvin sign folds to k", `{` + header + `,"smsMatchingToken":"AB12345678C","associationId":"as-1","smsMatchingToKen":"x"}`, "smsMatchingToKen"},
 		{"both spellings", `{` + header + `,"smsMatchingToken":"AB12345678C","accountPhoneNumber":"+919876543210","accountphonenumber":"+919812345678"}`, "accountphonenumber"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,7 +94,7 @@ func (s *Service) Policy() Policy { return s.policy }
 // Ref identifies one request: its idempotency key (Scope, Method, RequestID)
 // and payload fingerprint.
 type Ref struct {
-	Scope       string // "" in the legacy dialect, the PIAID in the current one
+	Scope       string // the legacy surface ("" for /v1/, "e-wallets-v1", …), or the PIAID in the current dialect
 	RequestID   string
 	Method      string
 	Fingerprint []byte

@@ -91,7 +91,7 @@ const (
 // and, once done, the outcome that a retry gets again. Scope, Method and ID
 // are its key.
 type Request struct {
-	Scope       string // "" for the legacy dialect, the PIAID for the current one
+	Scope       string // the legacy surface ("" for /v1/, "e-wallets-v1", …), or the PIAID in the current dialect
 	ID          string
 	Method      string
 	Fingerprint []byte

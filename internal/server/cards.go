@@ -32,7 +32,7 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 	hash := s.cfg.Cards.Hash(inst.Number)
 	in := otp.AuthenticateRequest{
 		Ref: otp.Ref{Scope: req.RequestHeader.PaymentIntegratorAccountID, RequestID: c.requestID,
-			Method: gsp.MethodAuthenticate, Fingerprint: req.Fingerprint(hex.EncodeToString(hash))},
+			Method: gsp.MethodAuthenticate, Fingerprint: req.Fingerprint(s.keyedDigest)},
 		NativeOtp: req.RequestedAuthenticationTypes.NativeOtp != nil,
 	}
 	if inst.Token {
@@ -65,6 +65,12 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 	}
 	resp := s.cfg.AuthenticateShapes.Response(gsp.NewResponseHeader(s.cfg.Now()), out.ReplyID, s.cfg.CvnResult, native, redirect)
 	return reply{result: result, body: resp}, nil
+}
+
+// keyedDigest stands for a card secret (number, CVN, cryptogram) in an
+// idempotency fingerprint: the card hasher's HMAC, never the secret itself.
+func (s *Server) keyedDigest(secret string) string {
+	return hex.EncodeToString(s.cfg.Cards.Hash(secret))
 }
 
 func (s *Server) cardVerifyOtp(ctx context.Context, c *call, plaintext []byte) (reply, error) {

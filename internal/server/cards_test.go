@@ -442,3 +442,23 @@ func TestFailedResendKeepsTheDeliveredCode(t *testing.T) {
 	}
 	expectOneOf(t, h.cardVerify("v-1", "auth-1", delivered), "result", "success")
 }
+
+// An authenticate retried under its requestId with another CVN or
+// cryptogram is another payload (412), though neither is stored in clear.
+func TestAuthenticateRetryWithOtherSecretsIsAViolation(t *testing.T) {
+	h := newHarness(t)
+	body := func(id string, token bool, cvn, cryptogram string) map[string]any {
+		details := map[string]any{"card": map[string]any{"accountNumber": "4123456789101112", "expiryMonth": "01", "expiryYear": "30", "cvn": cvn}}
+		if token {
+			details = map[string]any{"paymentToken": map[string]any{"paymentTokenAccountNumber": "4123456789101112", "cryptogram": cryptogram}}
+		}
+		return map[string]any{"requestHeader": h.cardHeader(id), "accountDetails": details,
+			"amount":                       map[string]any{"amountMicros": "1", "currencyCode": "INR"},
+			"requestedAuthenticationTypes": map[string]any{"nativeOtp": map[string]any{}}}
+	}
+	expect(t, h.post(cardPath+"authenticate", body("a-1", false, "123", "")), 200, "cvnResult", "CVN_RESULT_NOT_DETERMINED")
+	expect(t, h.post(cardPath+"authenticate", body("a-1", false, "123", "")), 200, "cvnResult", "CVN_RESULT_NOT_DETERMINED")
+	expect(t, h.post(cardPath+"authenticate", body("a-1", false, "124", "")), 412, "errorResponseCode", "IDEMPOTENCY_VIOLATION")
+	expect(t, h.post(cardPath+"authenticate", body("a-2", true, "", "12345")), 200, "cvnResult", "CVN_RESULT_NOT_DETERMINED")
+	expect(t, h.post(cardPath+"authenticate", body("a-2", true, "", "54321")), 412, "errorResponseCode", "IDEMPOTENCY_VIOLATION")
+}

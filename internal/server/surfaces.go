@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/otpgate/otpgate/internal/gsp"
@@ -54,8 +55,11 @@ func SelectSurfaces(names []string) ([]*Surface, error) {
 	var out []*Surface
 	for _, name := range names {
 		sf := surfaceNamed(name)
-		if sf == nil {
+		switch {
+		case sf == nil:
 			return nil, fmt.Errorf("unknown surface %q: the surfaces are %s", name, strings.Join(SurfaceNames(), ", "))
+		case slices.Contains(out, sf):
+			return nil, fmt.Errorf("surface %q is named twice", name)
 		}
 		out = append(out, sf)
 	}

@@ -20,8 +20,10 @@ func TestSurfacesCanBeTurnedOff(t *testing.T) {
 	}
 	r := h.post("/v2/echo", map[string]any{"requestHeader": h.cardHeader("e2"), "clientMessage": "ping"})
 	expect(t, r, 200, "clientMessage", "ping")
-	if _, err := server.SelectSurfaces([]string{"standard", "wallets"}); err == nil {
-		t.Error("an unknown surface was accepted")
+	for _, names := range [][]string{{"standard", "wallets"}, {"standard", "standard"}} {
+		if _, err := server.SelectSurfaces(names); err == nil {
+			t.Errorf("%v accepted: an unknown surface, or two routes for one path", names)
+		}
 	}
 }
 
