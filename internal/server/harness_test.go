@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
-	"github.com/otpgate/otpgate/internal/gsp"
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/server"
@@ -147,7 +146,6 @@ type harnessConfig struct {
 	accounts  func(otp.CardHasher) []otp.Account
 	piaids    []string
 	surfaces  []*server.Surface
-	shapes    *gsp.AuthenticateShapes
 }
 
 // withStart sets the fake clock's first reading.
@@ -166,8 +164,6 @@ func withAccounts(f func(otp.CardHasher) []otp.Account) option {
 func withPIAIDs(ids ...string) option { return func(hc *harnessConfig) { hc.piaids = ids } }
 
 func withSurfaces(s ...*server.Surface) option { return func(hc *harnessConfig) { hc.surfaces = s } }
-
-func withShapes(s *gsp.AuthenticateShapes) option { return func(hc *harnessConfig) { hc.shapes = s } }
 
 func withBasePath(p string) option {
 	return func(hc *harnessConfig) { hc.basePath = p }
@@ -256,7 +252,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	srv := server.New(server.Config{BasePath: cfg.basePath, Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
 		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse,
 		PIAIDs: append([]string{piaid, otherPIAID}, cfg.piaids...), Cards: hasher, ECI: "07",
-		Surfaces: cfg.surfaces, AuthenticateShapes: cfg.shapes})
+		Surfaces: cfg.surfaces})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	h.url = ts.URL
