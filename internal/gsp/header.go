@@ -1,6 +1,7 @@
 package gsp
 
 import (
+	"math"
 	"time"
 )
 
@@ -53,12 +54,27 @@ func (h *LegacyRequestHeader) validate(now time.Time, window time.Duration) *Err
 }
 
 func checkWindow(ts Millis, now time.Time, window time.Duration) *Error {
-	skew := now.Sub(ts.Time())
-	if skew > window || skew < -window {
-		return Errorf(RequestTimestampOutOfRange, "requestTimestamp %d is %s from server time %d; the window is ±%s",
-			int64(ts), skew.Round(time.Millisecond), now.UnixMilli(), window)
+	ahead := ts.Time().Sub(now) // saturates beyond ±292 years
+	if ahead > window || ahead < -window {
+		return Errorf(RequestTimestampOutOfRange, "requestTimestamp %d is %s server time %d; the window is ±%s",
+			int64(ts), describeSkew(ahead), now.UnixMilli(), window)
 	}
 	return nil
+}
+
+// describeSkew says how far a timestamp is from server time, and which way:
+// "1h0m0s ahead of", "2m30s behind". A distance beyond what a Duration holds
+// (time.Sub saturates there) is "more than 292 years".
+func describeSkew(ahead time.Duration) string {
+	dir := "ahead of"
+	d := ahead
+	if ahead < 0 {
+		dir, d = "behind", -ahead // -minDuration overflows back to itself, caught below
+	}
+	if d < 0 || d == math.MaxInt64 {
+		return "more than 292 years " + dir
+	}
+	return d.Round(time.Millisecond).String() + " " + dir
 }
 
 // ValidateRequestID checks a requestId-like field: 1 to 100 characters of
