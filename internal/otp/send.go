@@ -285,6 +285,14 @@ func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error)
 	return false, nil
 }
 
+// RecordTimeout bounds the write that records an SMS outcome, retries
+// included. It exceeds what the stores wait on their own (SQLite's
+// busy_timeout of 10 s; PostgreSQL's 5 retries, under 1 s of backoff in
+// all), so that contention never loses an outcome, and it ends a write that
+// a hung database would otherwise hold for ever, past --shutdown-timeout
+// and into the store's Close.
+const RecordTimeout = 15 * time.Second
+
 // deliver sends the SMS of a plan and records its outcome.
 func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) {
 	rec := plan.rec
@@ -297,8 +305,10 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	}
 	var out Outcome
 	// The outcome must be recorded even if Google hung up meanwhile: the SMS is
-	// out, and a retry must get this answer rather than a second message.
-	recordCtx := context.WithoutCancel(ctx)
+	// out, and a retry must get this answer rather than a second message. But
+	// not for ever: see RecordTimeout.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
+	defer cancel()
 	err := s.store.Tx(recordCtx, func(tx Tx) error {
 		cur, err := tx.LockRequest(rec.Scope, rec.Method, rec.ID)
 		if err != nil {
