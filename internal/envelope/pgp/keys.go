@@ -25,7 +25,8 @@ const (
 // (issue 3: reported at start, in /metrics and by `otpgate keys list`).
 const ExpiryWarning = 30 * 24 * time.Hour
 
-// MinRSABits is the smallest RSA modulus accepted anywhere (SPEC §5).
+// MinRSABits is the smallest RSA modulus accepted anywhere (SPEC §5);
+// Options.MinRSABits may raise it.
 const MinRSABits = 2048
 
 // maxKeyFile bounds a key file read into memory; real ones are a few KiB.
@@ -170,7 +171,7 @@ func checkSecrets(e *openpgp.Entity, private bool) error {
 }
 
 // checkEntity is New's time-independent validation of one key.
-func checkEntity(e *openpgp.Entity, ours bool, cfg *packet.Config) error {
+func checkEntity(e *openpgp.Entity, ours bool, p *policy, cfg *packet.Config) error {
 	if e == nil || e.PrimaryKey == nil {
 		return errors.New("pgp: nil key")
 	}
@@ -182,11 +183,8 @@ func checkEntity(e *openpgp.Entity, ours bool, cfg *packet.Config) error {
 		pks = append(pks, sk.PublicKey)
 	}
 	for _, pk := range pks {
-		if pk.PubKeyAlgo != packet.PubKeyAlgoRSA && pk.PubKeyAlgo != packet.PubKeyAlgoRSAEncryptOnly && pk.PubKeyAlgo != packet.PubKeyAlgoRSASignOnly {
-			continue
-		}
-		if bits, err := pk.BitLength(); err != nil || bits < MinRSABits {
-			return fmt.Errorf("pgp: key %s: RSA key %s has %d bits, at least %d are required", e.PrimaryKey.KeyIdString(), pk.KeyIdString(), bits, MinRSABits)
+		if err := p.checkKey(pk); err != nil {
+			return fmt.Errorf("pgp: key %s: %w", e.PrimaryKey.KeyIdString(), err)
 		}
 	}
 	if ours {

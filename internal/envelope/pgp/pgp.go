@@ -19,10 +19,26 @@
 //     encrypted to. Our expired keys do not decrypt either: there is no grace
 //     period, so "active" in `otpgate keys list` means exactly "in use".
 //     Expiry is warned about 30 days ahead (KeyInfo.ExpiringSoon).
-//   - Open wants an integrity-protected message (SEIPD with MDC, or AEAD)
-//     encrypted to a public key of ours, with no passphrase alternative, and
-//     at least one valid signature by an active Google signing key. Other
-//     signatures (unknown signers, even bad ones) are ignored.
+//   - Open wants an integrity-protected message (SEIPD v1 with MDC, or v2
+//     with AEAD) encrypted to a public key of ours, with no passphrase
+//     alternative, and at least one valid signature by an active Google
+//     signing key. Other signatures (unknown signers, even bad ones) are
+//     ignored.
+//   - Algorithms come from explicit allow-lists (Options), as in JOSE:
+//     by default AES-128/192/256 (SEIPD v1, or v2 with OCB, EAX or GCM),
+//     SHA-256/384/512 signatures, RSA keys of 2048 bits or more, ZIP or ZLIB
+//     compression. CAST5, 3DES, IDEA, SHA-1, short RSA keys, DSA and
+//     ElGamal cannot be allowed at all. Keys of a disallowed kind are refused
+//     by New; messages are checked after go-crypto has parsed them (the
+//     cipher that was actually used, the digest and the signer of the
+//     signature that verified), whatever go-crypto itself accepts.
+//   - The work an unauthenticated body causes is bounded before any
+//     private-key operation (see ExtraRecipients and MaxSignatures in
+//     open.go): at most one RSA decryption per key of ours, whatever the
+//     body holds, and no decompression beyond Options.MaxPlaintext.
+//     Decryption is done here, packet by packet, rather than by go-crypto's
+//     ReadMessage, whose loops cannot be bounded from outside; ReadMessage
+//     verifies the signatures of the decrypted, decompressed message.
 //   - Seal signs with SHA-384 by the newest active signing key of each of our
 //     keys and encrypts with AES-256 (SEIPD v1 with MDC, which every
 //     OpenPGP implementation reads, GnuPG 2.2 included; not AEAD) to every
@@ -41,10 +57,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -54,10 +68,11 @@ import (
 // ContentType is the Content-Type of PGP-protected bodies (SPEC §5).
 const ContentType = "application/octet-stream; charset=utf-8"
 
-// DefaultMaxPlaintext bounds what a request may decompress to. The server
-// caps the encrypted body (64 KiB by default) but an OpenPGP message may be
-// compressed, so without this a small body could inflate without limit.
-const DefaultMaxPlaintext = 1 << 20
+// DefaultMaxPlaintext bounds what a request may decrypt and decompress to:
+// the server's default body limit (SPEC §2). The server caps the encrypted
+// body, but an OpenPGP message may be compressed, so without this a small
+// body could inflate without limit. The server passes its --max-body-bytes.
+const DefaultMaxPlaintext = 64 << 10
 
 // ErrNoKey is returned by Seal (wrapped, with details) when no active key is
 // left to sign with or to encrypt to. The server cannot answer Google then;
@@ -68,9 +83,26 @@ var ErrNoKey = errors.New("pgp: no active key")
 type Options struct {
 	// Now is the clock that decides which keys are active. Nil means time.Now.
 	Now func() time.Time
-	// MaxPlaintext bounds the decrypted (and decompressed) request size.
-	// Zero means DefaultMaxPlaintext.
+	// MaxPlaintext bounds the decrypted request: the decompressed packets
+	// of a compressed message and the literal data. Zero means
+	// DefaultMaxPlaintext.
 	MaxPlaintext int64
+
+	// Allow-lists of what requests may use, by name (case does not
+	// matter); nil means the Default list of the same name. Responses are
+	// always AES-256 and SHA-384 (SPEC §5), whatever these say.
+	Ciphers       []string // symmetric ciphers: AES128, AES192, AES256
+	AEADModes     []string // SEIPD v2 modes: OCB, EAX, GCM; or None
+	Digests       []string // signature hashes: SHA256, SHA384, SHA512, SHA3-256, SHA3-512
+	Compressions  []string // ZIP, ZLIB, BZIP2; or None (uncompressed is always accepted)
+	KeyAlgorithms []string // every key and subkey, ours and Google's, and every signer: RSA, ECDSA, ECDH, EdDSA, Ed25519, X25519, Ed448, X448
+	// MinRSABits is the smallest RSA key accepted anywhere: ours, Google's
+	// and signers. Zero means MinRSABits (2048); less is refused.
+	MinRSABits int
+	// HiddenRecipients accepts session keys whose recipient key ID is 0
+	// (gpg --hidden-recipient); each is tried against our keys not yet
+	// tried. Off by default: Google names its recipients.
+	HiddenRecipients bool
 }
 
 // Codec is the PGP envelope.Codec. It holds parsed keys only and is safe for
@@ -84,16 +116,23 @@ type Codec struct {
 
 	now          func() time.Time
 	maxPlaintext int64
-	cfg          *packet.Config
+	policy       *policy
+	// maxRecipients bounds the session-key packets Open reads: one per
+	// encryption key of ours and ExtraRecipients.
+	maxRecipients int
+	cfg           *packet.Config
+	// verifyCfg is cfg for verifying decrypted messages (see verify).
+	verifyCfg *packet.Config
 }
 
 var _ envelope.Codec = (*Codec)(nil)
 
 // New builds a Codec from our private keys and Google's public keys, parsed
-// once here (see LoadKeys). It checks what cannot change with time: our keys
-// carry unencrypted secret material and list SHA-384 among their preferred
-// hashes, Google's carry none, RSA keys have at least 2048 bits, and no key
-// is on both sides. Keys that are expired today are kept, so that Keys can
+// once here (see LoadKeys). It checks the options and what cannot change
+// with time: our keys carry unencrypted secret material and list SHA-384
+// among their preferred hashes, Google's carry none, every key and subkey is
+// of an accepted algorithm (RSA by default) and RSA keys have at least
+// Options.MinRSABits, and no key is on both sides. Keys that are expired today are kept, so that Keys can
 // show them; Check says whether enough of them are active to serve.
 func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 	c := &Codec{
@@ -109,7 +148,10 @@ func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 	if c.maxPlaintext <= 0 {
 		c.maxPlaintext = DefaultMaxPlaintext
 	}
-	limit := c.maxPlaintext
+	var err error
+	if c.policy, err = newPolicy(opts); err != nil {
+		return nil, err
+	}
 	c.cfg = &packet.Config{
 		DefaultHash:            crypto.SHA384,
 		DefaultCipher:          packet.CipherAES256,
@@ -118,8 +160,14 @@ func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 		// Keep signatures plain: no random salt notation that some
 		// verifiers might not expect. RSA-PKCS#1 v1.5 needs no salt.
 		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
-		MaxDecompressedMessageSize:            &limit,
 	}
+	c.policy.configure(c.cfg)
+	// Open decrypts by itself and hands go-crypto the decrypted message,
+	// which go-crypto then sees as unencrypted: it checks intended
+	// recipients only in encrypted ones, so checkSignatures does it.
+	vcfg := *c.cfg
+	vcfg.CheckIntendedRecipients = packet.BoolPointer(false)
+	c.verifyCfg = &vcfg
 	if len(ours) == 0 {
 		return nil, errors.New("pgp: no key of ours given")
 	}
@@ -129,7 +177,7 @@ func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 
 	seen := make(map[string]string) // fingerprint → owner
 	for _, e := range ours {
-		if err := checkEntity(e, true, c.cfg); err != nil {
+		if err := checkEntity(e, true, c.policy, c.cfg); err != nil {
 			return nil, err
 		}
 		fpr := string(e.PrimaryKey.Fingerprint)
@@ -142,7 +190,7 @@ func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 		index(c.oursByID, e)
 	}
 	for _, e := range google {
-		if err := checkEntity(e, false, c.cfg); err != nil {
+		if err := checkEntity(e, false, c.policy, c.cfg); err != nil {
 			return nil, err
 		}
 		fpr := string(e.PrimaryKey.Fingerprint)
@@ -158,6 +206,10 @@ func New(ours, google []*openpgp.Entity, opts Options) (*Codec, error) {
 		c.googleFPR[fpr] = true
 		index(c.googleByID, e)
 	}
+	for _, e := range c.ours {
+		c.maxRecipients += len(decryptionKeys(e, time.Time{}, c.cfg))
+	}
+	c.maxRecipients += ExtraRecipients
 	return c, nil
 }
 
@@ -173,126 +225,6 @@ func (c *Codec) Name() string { return "pgp" }
 
 // ContentType is application/octet-stream; charset=utf-8.
 func (c *Codec) ContentType() string { return ContentType }
-
-// Open decodes, decrypts and verifies a request body. Failures wrap
-// envelope.ErrUndecryptable (not base64url, not OpenPGP, not for an active
-// key of ours, not integrity protected, tampered, too large) or
-// envelope.ErrBadSignature (decrypted fine, but no valid signature by an
-// active Google key).
-func (c *Codec) Open(body []byte) ([]byte, error) {
-	b64, err := unpad(body)
-	if err != nil {
-		return nil, undecryptable(err)
-	}
-	now := c.cfg.Now()
-	dec := base64.NewDecoder(base64.RawURLEncoding, bytes.NewReader(b64))
-	md, err := openpgp.ReadMessage(dec, keyring{c, now}, nil, c.cfg)
-	if errors.Is(err, pgperrors.ErrKeyIncorrect) {
-		// The usual rotation mistake; say which keys Google used.
-		ids := recipientIDs(b64)
-		if len(ids) == 0 {
-			return nil, undecryptable(errors.New("not encrypted to a public key"))
-		}
-		return nil, undecryptable(fmt.Errorf("encrypted to %s, none of them an active key of ours", strings.Join(ids, ", ")))
-	}
-	if err != nil {
-		return nil, undecryptable(err)
-	}
-	switch {
-	case !md.IsEncrypted:
-		return nil, undecryptable(errors.New("message is not encrypted"))
-	case md.IsSymmetricallyEncrypted:
-		// Whoever knows the passphrase could have written it; refuse
-		// rather than rely on the signature alone.
-		return nil, undecryptable(errors.New("message is (also) encrypted with a passphrase"))
-	case !c.isActiveDecryptionKey(md.DecryptedWith, now):
-		// Only reachable for wildcard (hidden) recipients, which bypass
-		// the key ring's filter.
-		return nil, undecryptable(errors.New("decrypted with an inactive key"))
-	}
-
-	// The whole literal body must be read before any signature or MDC
-	// result is known; only then is anything of it trusted.
-	buf := bytes.NewBuffer(make([]byte, 0, min(int64(len(b64))*3/4, c.maxPlaintext)))
-	n, err := io.Copy(buf, io.LimitReader(md.UnverifiedBody, c.maxPlaintext+1))
-	switch {
-	case err != nil:
-		// MDC or AEAD failure, corrupt packets, base64 error, size limit.
-		return nil, undecryptable(err)
-	case n > c.maxPlaintext:
-		return nil, undecryptable(fmt.Errorf("plaintext exceeds %d bytes", c.maxPlaintext))
-	case !md.IsVerified && md.IsSigned:
-		return nil, undecryptable(errors.New("message ended before its signatures"))
-	}
-	// Nothing may follow the message: trailing bytes mean a malformed or
-	// spliced body, and draining also surfaces a base64 error at the end.
-	if extra, err := io.Copy(io.Discard, dec); err != nil || extra != 0 {
-		if err == nil {
-			err = fmt.Errorf("%d bytes after the OpenPGP message", extra)
-		}
-		return nil, undecryptable(err)
-	}
-
-	if err := c.checkSignatures(md, now); err != nil {
-		return nil, fmt.Errorf("%w: %v", envelope.ErrBadSignature, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// checkSignatures accepts the message if any signature candidate is valid
-// and was made by an active signing key of one of Google's keys. go-crypto
-// checks each candidate against the key valid when the signature was made;
-// the extra check at now refuses keys that have since expired or been
-// revoked, and the fingerprint check refuses our own keys.
-func (c *Codec) checkSignatures(md *openpgp.MessageDetails, now time.Time) error {
-	if !md.IsSigned || len(md.SignatureCandidates) == 0 {
-		return errors.New("message is not signed")
-	}
-	var reasons []error
-	for _, cand := range md.SignatureCandidates {
-		switch {
-		case cand.SignedByEntity == nil || !c.googleFPR[string(cand.SignedByEntity.PrimaryKey.Fingerprint)]:
-			reasons = append(reasons, fmt.Errorf("signature by unknown key %016X", cand.IssuerKeyId))
-		case cand.SignatureError != nil:
-			reasons = append(reasons, fmt.Errorf("signature by %016X: %w", cand.IssuerKeyId, cand.SignatureError))
-		case cand.SignedBy == nil:
-			reasons = append(reasons, fmt.Errorf("signature by %016X: no signing key", cand.IssuerKeyId))
-		default:
-			if _, ok := cand.SignedByEntity.SigningKeyById(now, cand.SignedBy.PublicKey.KeyId, c.cfg); !ok {
-				reasons = append(reasons, fmt.Errorf("signature by %016X: key is expired or revoked", cand.IssuerKeyId))
-				continue
-			}
-			return nil
-		}
-	}
-	return errors.Join(reasons...)
-}
-
-// recipientIDs lists the key IDs a message is encrypted to, for errors.
-func recipientIDs(b64 []byte) []string {
-	r := packet.NewReader(base64.NewDecoder(base64.RawURLEncoding, bytes.NewReader(b64)))
-	var ids []string
-	for {
-		p, err := r.Next()
-		if err != nil {
-			break
-		}
-		ek, ok := p.(*packet.EncryptedKey)
-		if !ok {
-			break
-		}
-		if ek.KeyId == 0 {
-			ids = append(ids, "a hidden recipient")
-		} else {
-			ids = append(ids, fmt.Sprintf("%016X", ek.KeyId))
-		}
-	}
-	return ids
-}
-
-func undecryptable(err error) error {
-	return fmt.Errorf("%w: %v", envelope.ErrUndecryptable, err)
-}
 
 // unpad trims trailing whitespace and "=" padding so that one raw decoder
 // takes padded and unpadded input alike. Padding, when present, must be
@@ -368,64 +300,6 @@ func (c *Codec) Seal(plaintext []byte) ([]byte, error) {
 // sealOverhead estimates the binary message size, to size the output once.
 func sealOverhead(n, recipients, signers int) int {
 	return n + recipients*(16+512) + signers*(32+16+600) + 64
-}
-
-// keyring is the openpgp.KeyRing that ReadMessage sees during one Open. It
-// returns Google's keys for any ID (they only verify: they hold no secret
-// material) and ours only for IDs of keys that may decrypt at now, so that
-// an expired key of ours is never picked while an active one is listed too.
-type keyring struct {
-	c   *Codec
-	now time.Time
-}
-
-func (r keyring) EntitiesById(id uint64) []*openpgp.Entity {
-	// Google's first: ReadMessage takes the first entity for a signer.
-	out := append([]*openpgp.Entity(nil), r.c.googleByID[id]...)
-	if id == 0 { // hidden recipient: any of ours may be it
-		return append(out, r.c.ours...)
-	}
-	for _, e := range r.c.oursByID[id] {
-		for _, k := range decryptionKeys(e, r.now, r.c.cfg) {
-			if k.PublicKey.KeyId == id {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
-func (r keyring) KeysById(id uint64) []openpgp.Key {
-	var keys []openpgp.Key
-	for _, e := range r.EntitiesById(id) {
-		keys = append(keys, openpgp.EntityList{e}.KeysById(id)...)
-	}
-	return keys
-}
-
-func (c *Codec) isActiveDecryptionKey(k openpgp.Key, now time.Time) bool {
-	if k.Entity == nil || k.PublicKey == nil {
-		return false
-	}
-	if !contains(c.ours, k.Entity) {
-		return false
-	}
-	for _, a := range decryptionKeys(k.Entity, now, c.cfg) {
-		if a.PublicKey == k.PublicKey {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []*openpgp.Entity, e *openpgp.Entity) bool {
-	for _, x := range list {
-		if x == e {
-			return true
-		}
-	}
-	return false
 }
 
 // recipientKeys are all active encryption keys of all of Google's keys.
