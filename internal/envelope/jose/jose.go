@@ -29,9 +29,12 @@
 // rotation, and expiry is not revocation; remove a compromised key from the
 // configuration instead.
 //
-// Compression: Open accepts "zip":"DEF" always; go-jose bounds inflation at
-// max(250 kB, 10 × the compressed size), which the server's 64 KiB body limit
-// keeps under 640 kB: a decompression bomb fails as undecryptable. Seal compresses only with
+// Compression: Open accepts "zip":"DEF" always, and refuses a JWE whose
+// plaintext, decompressed, exceeds Options.MaxPlaintext (64 KiB, the
+// server's body limit, by default) as undecryptable. go-jose itself bounds
+// inflation only at max(250 kB, 10 × the compressed size), up to about
+// 480 kB under a 64 KiB body; that much inflating costs less than the RSA
+// decryption before it, so the bound is checked on the result. Seal compresses only with
 // Options.Compress, off by default: every JWE reader must handle uncompressed
 // content while "zip" is optional, our bodies are a few hundred bytes, and
 // not compressing avoids the length side channel of compress-then-encrypt.
@@ -52,6 +55,10 @@ import (
 
 // ContentType is the Content-Type of JOSE bodies (SPEC §5).
 const ContentType = "application/jose; charset=utf-8"
+
+// DefaultMaxPlaintext bounds the decrypted, decompressed JWE plaintext: the
+// server's default body limit (SPEC §2).
+const DefaultMaxPlaintext = 64 << 10
 
 // ErrNoUsableKey is returned by New for a key set that cannot serve, and by
 // Seal once no key may sign or receive any more: all of ours that can sign,
@@ -87,6 +94,9 @@ type Options struct {
 	// Compress makes Seal set "zip":"DEF". Open accepts compressed
 	// messages either way.
 	Compress bool
+	// MaxPlaintext bounds the JWE plaintext (the nested JWS), decompressed;
+	// default DefaultMaxPlaintext. The server passes its --max-body-bytes.
+	MaxPlaintext int64
 	// Now is the clock for key expiry; default time.Now.
 	Now func() time.Time
 }
@@ -100,6 +110,7 @@ type Codec struct {
 	sigAlgs  []gojose.SignatureAlgorithm
 	compress bool
 	now      func() time.Time
+	maxPlain int64
 }
 
 var _ envelope.Codec = (*Codec)(nil)
@@ -110,9 +121,12 @@ var _ envelope.Codec = (*Codec)(nil)
 // encrypt to (each compatible with the configured algorithms), the server
 // could not answer a single request.
 func New(keys *KeySet, opts Options) (*Codec, error) {
-	c := &Codec{compress: opts.Compress, now: opts.Now}
+	c := &Codec{compress: opts.Compress, now: opts.Now, maxPlain: opts.MaxPlaintext}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.maxPlain <= 0 {
+		c.maxPlain = DefaultMaxPlaintext
 	}
 	var err error
 	if c.keyAlgs, err = allowList[gojose.KeyAlgorithm]("key algorithm", opts.KeyAlgorithms, supportedKeyAlgorithms, gojose.RSA1_5); err != nil {
@@ -241,6 +255,9 @@ func (c *Codec) decrypt(jwe *gojose.JSONWebEncryption) ([]byte, error) {
 	for _, k := range candidates {
 		plaintext, err := jwe.Decrypt(k.PrivateKey)
 		if err == nil {
+			if n := int64(len(plaintext)); n > c.maxPlain {
+				return nil, fmt.Errorf("%w: JWE plaintext of %d bytes (decompressed) exceeds %d", envelope.ErrUndecryptable, n, c.maxPlain)
+			}
 			return plaintext, nil
 		}
 		last = fmt.Errorf("with key %q: %v", k.ID, err)
