@@ -20,6 +20,29 @@ type envelopeFlags struct {
 	JOSEKey       []string `name:"jose-key" help:"Our private JWK or JWKS file (mode 0600, every key with a kid). Repeatable." type:"path" placeholder:"FILE"`
 	JOSEGoogleKey []string `name:"jose-google-key" help:"Google's public JWK or JWKS file. Repeatable." type:"path" placeholder:"FILE"`
 	joseAlgFlags  `embed:""`
+	pgpAlgFlags   `embed:""`
+}
+
+// pgpAlgFlags are the PGP algorithm allow-lists: what requests may use.
+// Unlike JOSE's, they do not choose what answers use, which SPEC §5 fixes:
+// AES-256 and SHA-384, uncompressed. Weak algorithms (CAST5, 3DES, IDEA,
+// SHA-1, DSA, ElGamal, RSA under 2048 bits) cannot be listed at all.
+type pgpAlgFlags struct {
+	PGPCipher          []string `name:"pgp-cipher" help:"Symmetric ciphers accepted in requests: AES128, AES192, AES256." default:"AES256,AES192,AES128"`
+	PGPAEADMode        []string `name:"pgp-aead-mode" help:"AEAD modes accepted in requests (SEIPD v2): OCB, EAX, GCM; none accepts only SEIPD v1 with MDC, which is always accepted." default:"OCB,EAX,GCM"`
+	PGPDigest          []string `name:"pgp-digest" help:"Signature hashes accepted: SHA256, SHA384, SHA512, SHA3-256, SHA3-512." default:"SHA384,SHA512,SHA256"`
+	PGPKeyAlgo         []string `name:"pgp-key-algo" help:"Public-key algorithms accepted for every key and subkey, ours and Google's, and every request signer: RSA, ECDSA, ECDH, EdDSA, Ed25519, X25519, Ed448, X448. Google's keys are RSA." default:"RSA"`
+	PGPMinRSABits      int      `name:"pgp-min-rsa-bits" help:"Smallest RSA key accepted anywhere, 2048 or more." default:"2048"`
+	PGPCompression     []string `name:"pgp-compression" help:"Compression accepted in requests: ZIP, ZLIB, BZIP2, or none (uncompressed is always accepted). BZIP2 is off by default: it costs more CPU to decompress than an RSA decryption." default:"ZIP,ZLIB"`
+	PGPHiddenRecipient bool     `name:"pgp-hidden-recipient" help:"Accept requests whose session key names no recipient (gpg --hidden-recipient); each is tried against our keys. Google names its recipients."`
+}
+
+// options are the pgp.Options of these flags; maxBody bounds what a request
+// may decrypt and decompress to.
+func (f pgpAlgFlags) options(now func() time.Time, maxBody int64) pgp.Options {
+	return pgp.Options{Now: now, MaxPlaintext: maxBody, Ciphers: f.PGPCipher, AEADModes: f.PGPAEADMode,
+		Digests: f.PGPDigest, KeyAlgorithms: f.PGPKeyAlgo, MinRSABits: f.PGPMinRSABits,
+		Compressions: f.PGPCompression, HiddenRecipients: f.PGPHiddenRecipient}
 }
 
 // joseAlgFlags are the JOSE algorithm allow-lists. serve and simulate (which
@@ -58,14 +81,15 @@ func (f *envelopeFlags) scheme() (string, error) {
 
 // codec loads the keys once and builds the codec; it fails when the key set
 // cannot serve now (no usable key to decrypt, sign, verify or encrypt to).
-func (f *envelopeFlags) codec(scheme string, now func() time.Time) (envelope.Codec, []envelope.KeyInfo, error) {
+// maxBody (--max-body-bytes) also bounds what a request may decompress to.
+func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64) (envelope.Codec, []envelope.KeyInfo, error) {
 	switch scheme {
 	case "pgp":
 		ours, google, err := pgp.LoadKeys(f.PGPKey, f.PGPGoogleKey)
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := pgp.New(ours, google, pgp.Options{Now: now})
+		c, err := pgp.New(ours, google, f.pgpAlgFlags.options(now, maxBody))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -78,7 +102,9 @@ func (f *envelopeFlags) codec(scheme string, now func() time.Time) (envelope.Cod
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := jose.New(ks, f.options(now))
+		opts := f.joseAlgFlags.options(now)
+		opts.MaxPlaintext = maxBody
+		c, err := jose.New(ks, opts)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -240,7 +240,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	var keys func() []envelope.KeyInfo
 	if scheme != "" {
 		var infos []envelope.KeyInfo
-		codec, infos, err = c.codec(scheme, time.Now)
+		codec, infos, err = c.codec(scheme, time.Now, c.MaxBodyBytes)
 		if err != nil {
 			return fmt.Errorf("%s keys: %w", scheme, err)
 		}
