@@ -80,14 +80,30 @@ func costCases(tb testing.TB) (*Codec, []byte, []refusalCase) {
 // within one run, never against a clock: each round times a few Opens of
 // the normal request and of every costly body, one after the other, and the
 // medians over the rounds are compared, so that a burst of load from other
-// work on a shared machine moves single rounds, not the medians. Before the
-// structure was checked ahead of RSA, a flood of session keys for our key
-// cost 100 times a normal request.
+// work on a shared machine moves single rounds, not the medians; a
+// measurement over the bound is taken again, twice at most, before the test
+// fails. Before the structure was checked ahead of RSA, a flood of session
+// keys for our key cost over 200 times a normal request.
 func TestRefusalCost(t *testing.T) {
 	if raceEnabled {
 		t.Skip("timing ratios are meaningless under the race detector")
 	}
 	server, normal, cases := costCases(t)
+	var worst float64
+	var worstName string
+	for attempt := 1; attempt <= 3; attempt++ {
+		worst, worstName = refusalCost(t, server, normal, cases)
+		if worst <= 3 {
+			return
+		}
+		t.Logf("attempt %d: refusing %q costs %.1f times a normal request; measuring again", attempt, worstName, worst)
+	}
+	t.Errorf("refusing %q costs %.1f times opening a normal request; the bound is 3", worstName, worst)
+}
+
+// refusalCost measures once and returns the largest ratio of a costly body's
+// median cost to the normal request's, and its case.
+func refusalCost(t *testing.T, server *Codec, normal []byte, cases []refusalCase) (float64, string) {
 	const rounds, per = 21, 4
 	bodies := [][]byte{normal}
 	for _, c := range cases {
@@ -116,9 +132,7 @@ func TestRefusalCost(t *testing.T) {
 			worst, worstName = ratio, c.name
 		}
 	}
-	if worst > 3 {
-		t.Errorf("refusing %q costs %.1f times opening a normal request; the bound is 3", worstName, worst)
-	}
+	return worst, worstName
 }
 
 func median(d []time.Duration) time.Duration {
