@@ -151,16 +151,27 @@ func TestEcho(t *testing.T) {
 func TestRoutes(t *testing.T) {
 	h := newHarness(t)
 	get := func(path string) (int, string) {
-		resp, err := http.Get(h.url + path)
-		if err != nil {
-			t.Fatal(err)
+		return getURL(t, h.url+path)
+	}
+	admin := func(path string) (int, string) {
+		return getURL(t, h.admin+path)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if s, _ := admin(path); s != 200 {
+			t.Errorf("%s on the admin port: %d", path, s)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
+	}
+	// What operators read stays off the port Google calls.
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/goroutine", "/debug/pprof/cmdline"} {
+		if s, _ := get(path); s != http.StatusNotFound {
+			t.Errorf("GET %s on Google's port: %d, want 404", path, s)
 		}
-		return resp.StatusCode, string(b)
+	}
+	if s, body := admin("/debug/pprof/"); s != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ on the admin port: %d %.100q", s, body)
+	}
+	if s, body := admin("/debug/pprof/goroutine?debug=1"); s != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("/debug/pprof/goroutine on the admin port: %d %.100q", s, body)
 	}
 	if s, _ := get("/healthz"); s != 200 {
 		t.Errorf("/healthz %d", s)
@@ -181,7 +192,7 @@ func TestRoutes(t *testing.T) {
 	h.sendOtp("s1", map[string]any{"associationId": "as-1"})
 	h.verifyOtp("v1", "s1", "x")
 	h.postRaw("/v1/sendOtp", []byte("{"))
-	_, metrics := get("/metrics")
+	_, metrics := admin("/metrics")
 	for _, want := range []string{
 		`otpgate_requests_total{method="sendOtp",result="SUCCESS",status="200"} 1`,
 		`otpgate_requests_total{method="verifyOtp",result="OTP_NOT_MATCHED",status="200"} 1`,
@@ -195,10 +206,27 @@ func TestRoutes(t *testing.T) {
 	}
 
 	h.store.Close()
-	if s, _ := get("/readyz"); s != http.StatusServiceUnavailable {
-		t.Errorf("/readyz with the database closed: %d, want 503", s)
+	for _, url := range []string{h.url, h.admin} {
+		if s, _ := getURL(t, url+"/readyz"); s != http.StatusServiceUnavailable {
+			t.Errorf("%s/readyz with the database closed: %d, want 503", url, s)
+		}
 	}
 	expectUnavailable(t, h.sendOtp("s2", map[string]any{"associationId": "as-1"}))
+}
+
+// getURL GETs url and returns the status and the body.
+func getURL(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 func TestBasePath(t *testing.T) {

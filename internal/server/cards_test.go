@@ -395,7 +395,7 @@ func TestCardNumbersNeverLeak(t *testing.T) {
 	h.authenticate("auth-bad", "4123456789101112", "13", "30", nil) // 400
 	h.resend("r-1", "auth-0")
 	h.cardVerify("v-1", "auth-0", h.lastCode())
-	metrics, err := http.Get(h.url + "/metrics")
+	metrics, err := http.Get(h.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,6 +118,7 @@ func (f *flakyStore) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 type harness struct {
 	t      testing.TB
 	url    string
+	admin  string // the admin port: metrics, pprof
 	clock  *fakeClock
 	sms    *smstest.Recorder
 	store  *sqlite.Store
@@ -146,6 +147,20 @@ type harnessConfig struct {
 	accounts  func(otp.CardHasher) []otp.Account
 	piaids    []string
 	surfaces  []*server.Surface
+	server    func(*server.Config)
+	http      func(*http.Server)
+	store     func(otp.Store) otp.Store
+}
+
+// withServer changes the server's configuration.
+func withServer(f func(*server.Config)) option { return func(hc *harnessConfig) { hc.server = f } }
+
+// withHTTP changes the http.Server of Google's port before it starts.
+func withHTTP(f func(*http.Server)) option { return func(hc *harnessConfig) { hc.http = f } }
+
+// withStore wraps the store the domain uses.
+func withStore(wrap func(otp.Store) otp.Store) option {
+	return func(hc *harnessConfig) { hc.store = wrap }
 }
 
 // withStart sets the fake clock's first reading.
@@ -238,7 +253,11 @@ func newHarness(t testing.TB, opts ...option) *harness {
 			return c
 		}
 	}
-	svc, err := otp.New(otp.Config{Store: h.flaky, Messenger: messenger, Policy: cfg.policy,
+	var store otp.Store = h.flaky
+	if cfg.store != nil {
+		store = cfg.store(store)
+	}
+	svc, err := otp.New(otp.Config{Store: store, Messenger: messenger, Policy: cfg.policy,
 		Secret: bytes.Repeat([]byte{7}, 32), Now: h.clock.Now, Logger: log, NewCode: newCode})
 	if err != nil {
 		t.Fatal(err)
@@ -249,13 +268,23 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if codec == nil {
 		codec = envelope.Plain{}
 	}
-	srv := server.New(server.Config{BasePath: cfg.basePath, Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
+	scfg := server.Config{BasePath: cfg.basePath, Codec: codec, OTP: svc, DB: st, Metrics: metrics, Logger: log,
 		Now: h.clock.Now, Window: time.Minute, MaxBodyBytes: cfg.maxBody, ParsePhone: phone.Parse,
 		PIAIDs: append([]string{piaid, otherPIAID}, cfg.piaids...), Cards: hasher, ECI: "07",
-		Surfaces: cfg.surfaces})
-	ts := httptest.NewServer(srv.Handler())
+		Surfaces: cfg.surfaces}
+	if cfg.server != nil {
+		cfg.server(&scfg)
+	}
+	srv := server.New(scfg)
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if cfg.http != nil {
+		cfg.http(ts.Config)
+	}
+	ts.Start()
 	t.Cleanup(ts.Close)
-	h.url = ts.URL
+	admin := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(admin.Close)
+	h.url, h.admin = ts.URL, admin.URL
 	return h
 }
 

@@ -21,6 +21,10 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	smsSends *prometheus.CounterVec
+	shed     prometheus.Counter
+	queued   prometheus.Gauge
+	inFlight prometheus.Gauge
+	panics   prometheus.Counter
 }
 
 // NewMetrics registers the metrics, with the Go runtime and process collectors.
@@ -40,8 +44,24 @@ func NewMetrics() *Metrics {
 			Name: "otpgate_sms_sends_total",
 			Help: "SMS handed to a provider, by provider and outcome (accepted or failed).",
 		}, []string{"provider", "outcome"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "otpgate_shed_total",
+			Help: "Requests answered 503 at once because --max-in-flight requests were at work and none finished within --queue-wait.",
+		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "otpgate_queued_requests",
+			Help: "Requests waiting for one of the --max-in-flight slots.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "otpgate_in_flight_requests",
+			Help: "Requests of Google's methods being served (their body read, their answer not yet written).",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "otpgate_panics_total",
+			Help: "Handlers that panicked; each was answered 503 and logged at ERROR with its stack.",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.smsSends,
+	m.registry.MustRegister(m.requests, m.latency, m.smsSends, m.shed, m.queued, m.inFlight, m.panics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

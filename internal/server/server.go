@@ -7,9 +7,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +63,14 @@ type Config struct {
 	// Surfaces are the Google APIs served (see SelectSurfaces); nil serves
 	// them all.
 	Surfaces []*Surface
+
+	// MaxInFlight bounds the requests of Google's methods at work at once
+	// (envelope, store, sealing; not the wait for an SMS provider when the
+	// messenger is wrapped in ReleaseSlotWhileSending); 0 means no bound. A
+	// request that finds them all busy waits up to QueueWait for a slot, then
+	// is answered 503 at once, which Google retries.
+	MaxInFlight int
+	QueueWait   time.Duration
 }
 
 // Server serves the routes.
@@ -63,8 +78,10 @@ type Server struct {
 	cfg         Config
 	piaids      map[string]bool
 	log         *slog.Logger
-	mux         *http.ServeMux
-	lastWarning atomic.Int64 // unix seconds of the last plaintext warning
+	mux         *http.ServeMux // Google's routes, health
+	admin       *http.ServeMux // health, metrics, pprof
+	limit       *limiter       // nil: no bound
+	lastWarning atomic.Int64   // unix seconds of the last plaintext warning
 }
 
 // New builds a Server; Handler returns its routes.
@@ -93,23 +110,39 @@ func New(cfg Config) *Server {
 	if cfg.CvnResult == "" {
 		cfg.CvnResult = gsp.CvnNotDetermined
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), piaids: map[string]bool{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admin: http.NewServeMux(), piaids: map[string]bool{},
+		limit: newLimiter(cfg.MaxInFlight, cfg.QueueWait, func(n int) { cfg.Metrics.queued.Set(float64(n)) })}
 	for _, id := range cfg.PIAIDs {
 		s.piaids[id] = true
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle("POST "+cfg.BasePath+rt.path, s.method(rt.surface, rt.method, rt.handler))
 	}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", cfg.Metrics.handler())
+	// Load balancers probe either port; neither probe is ever shed.
+	for _, mux := range []*http.ServeMux{s.mux, s.admin} {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, "ok\n")
+		})
+		mux.HandleFunc("GET /readyz", s.readyz)
+	}
+	// Metrics name key ids and expiries and count results, and pprof shows
+	// memory: neither belongs on the port Google reaches.
+	s.admin.Handle("GET /metrics", cfg.Metrics.handler())
+	s.admin.HandleFunc("/debug/pprof/", pprof.Index)
+	s.admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	s.admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	s.admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	s.admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return s
 }
 
-// Handler is the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler serves Google's routes, /healthz and /readyz: the port Google
+// calls.
+func (s *Server) Handler() http.Handler { return s.recoverer(s.mux) }
+
+// AdminHandler serves /healthz, /readyz, /metrics and Go's pprof under
+// /debug/pprof/: a port for operators only.
+func (s *Server) AdminHandler() http.Handler { return s.recoverer(s.admin) }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -140,36 +173,91 @@ type reply struct {
 // handlerFunc runs one method on an opened body.
 type handlerFunc func(ctx context.Context, c *call, plaintext []byte) (reply, error)
 
+// Results of answers that are not the method's, for logs and metrics.
+const (
+	resultShed        = "SHED"         // every slot busy: 503 at once
+	resultBodyTimeout = "BODY_TIMEOUT" // the body did not arrive within the read timeout: 503
+	resultPanic       = "PANIC"        // the handler panicked: 503
+)
+
 // method wraps a handler in the pipeline shared by every method.
 func (s *Server) method(sf *Surface, name string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.cfg.Metrics.inFlight.Inc()
 		c := &call{id: otp.NewID(), method: name, surface: sf, now: s.cfg.Now()}
-		status, result := s.serve(w, r, c, h)
-		took := time.Since(start)
-		s.cfg.Metrics.observe(name, result, status, took)
-		// A 503 is expected now and then (a duplicate still in flight, a
-		// provider hiccup) and Google retries it; the cause of a real fault
-		// is logged at ERROR where it happens.
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "surface", sf.Name, "dialect", string(sf.Dialect),
-			"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
+		status, result := http.StatusServiceUnavailable, resultPanic
+		defer func() {
+			s.cfg.Metrics.inFlight.Dec()
+			took := time.Since(start)
+			s.cfg.Metrics.observe(name, result, status, took)
+			// A 503 is expected now and then (a duplicate still in flight, a
+			// provider hiccup, a moment of overload) and Google retries it;
+			// the cause of a real fault is logged at ERROR where it happens.
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			s.log.Log(r.Context(), level, "request", "id", c.id, "method", name, "surface", sf.Name, "dialect", string(sf.Dialect),
+				"requestId", c.requestID, "result", result, "status", status, "ms", float64(took.Microseconds())/1000)
+		}()
+		tw := &trackingWriter{ResponseWriter: w}
+		defer s.recoverCall(tw, c, &status, &result)
+		status, result = s.serve(tw, w, r, c, h)
 	})
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *call, h handlerFunc) (status int, result string) {
+// serve runs the pipeline; w is the original writer of tw, which only the
+// body's size limit needs.
+func (s *Server) serve(tw *trackingWriter, w http.ResponseWriter, r *http.Request, c *call, h handlerFunc) (status int, result string) {
 	s.warnPlaintext()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return s.fail(w, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body exceeds the limit of %d bytes", tooBig.Limit))
+			return s.fail(tw, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body exceeds the limit of %d bytes", tooBig.Limit))
 		}
-		return s.fail(w, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body could not be read"))
+		if isTimeout(err) {
+			// Nothing says the request was wrong, only slow: a 503, which
+			// Google retries with the same requestId (a 400 would tell it
+			// not to). Google's lists have no 408.
+			s.log.Warn("the request body did not arrive within the read timeout", "id", c.id, "method", c.method, "error", err)
+			status, _ := s.fail(tw, c, gsp.Unavailable("the request body did not arrive in time; retry with the same requestId"))
+			return status, resultBodyTimeout
+		}
+		return s.fail(tw, c, gsp.Errorf(gsp.InvalidDecryptedRequest, "the request body could not be read"))
 	}
+	ctx := r.Context()
+	if s.limit != nil {
+		// Taken once the body is in: a slow sender holds a connection, not a
+		// slot.
+		if !s.limit.acquire(ctx) {
+			// Bare: sealing an ErrorResponse costs the signature the
+			// overload cannot afford, and SPEC §3 allows an empty body.
+			s.cfg.Metrics.shed.Inc()
+			tw.WriteHeader(http.StatusServiceUnavailable)
+			return http.StatusServiceUnavailable, resultShed
+		}
+		sl := &slot{l: s.limit, held: true}
+		defer func() {
+			if sl.held {
+				s.limit.release()
+			}
+		}()
+		ctx = withSlot(ctx, sl)
+	}
+	return s.work(ctx, tw, c, h, body)
+}
+
+// isTimeout reports whether reading failed on a deadline (the server's
+// read timeout) rather than on a broken connection.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// work opens the body, runs the method and answers.
+func (s *Server) work(ctx context.Context, w http.ResponseWriter, c *call, h handlerFunc, body []byte) (status int, result string) {
 	plaintext, err := s.cfg.Codec.Open(body)
 	if err != nil {
 		// The reason (key ids, the failing check) helps during a rotation and
@@ -184,7 +272,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *call, h handle
 	case err != nil:
 		return s.fail(w, c, gsp.Errorf(gsp.InvalidPayloadEncryption, "the body could not be decrypted with any of our keys"))
 	}
-	rep, err := h(r.Context(), c, plaintext)
+	rep, err := h(ctx, c, plaintext)
 	if err != nil {
 		return s.fail(w, c, err)
 	}
@@ -244,4 +332,87 @@ func (s *Server) warnPlaintext() {
 	if now-last >= 60 && s.lastWarning.CompareAndSwap(last, now) {
 		s.log.Warn("serving PLAINTEXT request bodies: development only, Google never sends these (--insecure-plaintext)")
 	}
+}
+
+// trackingWriter remembers whether the answer's header went out, so that a
+// panic is answered only when nothing was.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(status int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(status)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// recoverCall, deferred, turns a panic of a method into a 503 that Google
+// retries, logged at ERROR with the call's id and the stack; the process
+// and the connection live on.
+func (s *Server) recoverCall(w *trackingWriter, c *call, status *int, result *string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.cfg.Metrics.panics.Inc()
+	s.log.Error("handler panicked", "id", c.id, "method", c.method, "requestId", c.requestID,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	*status, *result = http.StatusServiceUnavailable, resultPanic
+	if w.wrote {
+		return // too late for another answer; the client sees a short one
+	}
+	defer func() {
+		if recover() != nil && !w.wrote { // sealing panicked too: status only
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}()
+	s.fail(w, c, gsp.Unavailable("temporarily unable to process the request; retry with the same requestId"))
+}
+
+// recoverer answers a panic of any other route (health, metrics, pprof)
+// with a 503 and logs it, instead of net/http's dropped connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.cfg.Metrics.panics.Inc()
+			s.log.Error("handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !tw.wrote {
+				http.Error(tw, "temporarily unavailable", http.StatusServiceUnavailable)
+			}
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// ErrorLog routes what net/http logs itself (TLS handshake failures, bad
+// requests it refuses before any handler) to logger at WARN, as JSON like
+// every other line, naming the listener.
+func ErrorLog(logger *slog.Logger, listener string) *log.Logger {
+	return log.New(errorLogWriter{logger: logger, listener: listener}, "", 0)
+}
+
+type errorLogWriter struct {
+	logger   *slog.Logger
+	listener string
+}
+
+func (e errorLogWriter) Write(p []byte) (int, error) {
+	e.logger.Warn("http server", "listener", e.listener, "error", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
