@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,12 +91,28 @@ type e2eProc struct {
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's error, once done is closed
 	url    string        // http://127.0.0.1:PORT for servers
+	admin  string        // http://127.0.0.1:PORT of the admin port, for e2eServe's servers
 }
 
 // e2eStart starts the binary with args and env (see e2eEnv); the process is
-// killed at the end of the test if it is still running.
+// killed at the end of the test if it is still running. A serve without
+// --admin-listen gets a port of its own rather than the default, which the
+// tests running in parallel would share; without --queue-wait, a long one,
+// so that the bursts of requests some tests fire on a busy machine queue
+// for the --max-in-flight slots rather than be shed.
 func e2eStart(t *testing.T, env []string, args ...string) *e2eProc {
 	t.Helper()
+	given := func(flag string) bool {
+		return slices.ContainsFunc(args, func(a string) bool { return a == flag || strings.HasPrefix(a, flag+"=") })
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		if !given("--admin-listen") {
+			args = append(args, "--admin-listen", "127.0.0.1:0")
+		}
+		if !given("--queue-wait") {
+			args = append(args, "--queue-wait", "10s")
+		}
+	}
 	p := &e2eProc{t: t, stdout: &e2eBuffer{}, stderr: &e2eBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(e2eBinary, args...)
 	p.cmd.Env = e2eEnv(env...)
@@ -193,15 +210,15 @@ func e2eFreeAddr(t *testing.T) string {
 	return addr
 }
 
-// e2eServe starts `otpgate serve` with args plus --listen on a free port and
-// waits until /healthz answers. A port taken meanwhile by someone else is
-// retried with another.
+// e2eServe starts `otpgate serve` with args plus --listen and --admin-listen
+// on free ports and waits until /healthz answers. A port taken meanwhile by
+// someone else is retried with another.
 func e2eServe(t *testing.T, env []string, args ...string) *e2eProc {
 	t.Helper()
 	for try := 1; ; try++ {
-		addr := e2eFreeAddr(t)
-		p := e2eStart(t, env, append(append([]string{"serve"}, args...), "--listen", addr)...)
-		p.url = "http://" + addr
+		addr, admin := e2eFreeAddr(t), e2eFreeAddr(t)
+		p := e2eStart(t, env, append(append([]string{"serve"}, args...), "--listen", addr, "--admin-listen", admin)...)
+		p.url, p.admin = "http://"+addr, "http://"+admin
 		err := p.waitHealthy(15 * time.Second)
 		if err == nil {
 			return p

@@ -4,10 +4,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -36,19 +41,47 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var c cli
-	k := kong.Parse(&c,
+	parser, err := kong.New(&c,
 		kong.Name("otpgate"),
 		kong.Description("One-time passwords for Google Pay, served for a payment integrator."),
 		kong.DefaultEnvars("OTPGATE"),
 		kong.Configuration(configFile),
-		kong.UsageOnError(),
-		kong.Vars{"sms_template": sms.DefaultTemplate},
+		kong.Vars{
+			"sms_template": sms.DefaultTemplate,
+			// The work a request does is RSA and a short database write:
+			// 4 per core keep every core busy while one request waits on a
+			// commit, yet a served request shares its core with at most 3
+			// others (docs/benchmarks.md, "Load shedding").
+			"max_in_flight": strconv.Itoa(4 * runtime.GOMAXPROCS(0)),
+		},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
+	if err != nil {
+		panic(err) // the cli struct is wrong: a bug, not a user's mistake
+	}
+	k, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		os.Exit(usageError(os.Stderr, err))
+	}
 	if err := k.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "otpgate:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError prints a command-line mistake as the one line that matters and
+// where to read more, not the whole help, and returns the exit status of a
+// usage error, 2.
+func usageError(w io.Writer, err error) int {
+	path, summary := "otpgate", "otpgate <command> [flags]"
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		if n := pe.Context.Selected(); n != nil {
+			path, summary = n.FullPath(), "otpgate "+strings.TrimSpace(n.Summary())
+		}
+	}
+	fmt.Fprintf(w, "otpgate: %v\nusage: %s (run %q for the flags)\n", err, summary, path+" --help")
+	return 2
 }
 
 type versionCmd struct{}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
@@ -25,6 +26,10 @@ type serveCmd struct {
 	Listen   string `help:"Address to listen on." default:"127.0.0.1:8080"`
 	BasePath string `help:"Path prefix of the Google routes, e.g. /otp (none by default)." default:""`
 	DataDir  string `help:"Directory of the embedded database and generated secrets." default:"./otpgate-data" type:"path"`
+
+	AdminListen string        `name:"admin-listen" help:"Address of the operators' port: /metrics, Go's pprof under /debug/pprof/, /healthz and /readyz (plain HTTP; never expose it to Google). Empty or off: none." default:"127.0.0.1:9464"`
+	MaxInFlight int           `name:"max-in-flight" help:"Requests of Google's methods at work at once (envelope, database; not the wait for an SMS provider); beyond it a request waits up to --queue-wait, then gets a 503 that Google retries. 0: no bound. Default: 4 per CPU core." default:"${max_in_flight}"`
+	QueueWait   time.Duration `name:"queue-wait" help:"How long a request may wait for one of the --max-in-flight slots before its 503." default:"50ms"`
 
 	CodeSecretFile string `help:"File holding the HMAC secret of codes as hex (at least 32 bytes, mode 0600). Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
 	CardSecretFile string `help:"File holding the HMAC secret that card numbers are looked up by, as hex (mode 0600); accounts import must use the same. Default: generated in the data directory." type:"path" placeholder:"FILE"`
@@ -162,6 +167,8 @@ func (c *serveCmd) check() error {
 		return fmt.Errorf("--retention %s: at least 24h", c.Retention)
 	case c.ChallengeKeep < 0:
 		return fmt.Errorf("--challenge-retention %s: 0 or more", c.ChallengeKeep)
+	case c.MaxInFlight < 0 || c.QueueWait < 0:
+		return fmt.Errorf("--max-in-flight %d and --queue-wait %s: 0 or more", c.MaxInFlight, c.QueueWait)
 	}
 	if err := c.policy().Validate(); err != nil {
 		return fmt.Errorf("--send-limit, --fail-limit, --claim-lease or --in-flight-wait: %w", err)
@@ -256,6 +263,13 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--sms-template: %w", err)
 	}
+	// Listen before anything is created or started: a port in use refuses
+	// the start with nothing to undo (no purger meeting a closed store).
+	lns, err := c.listen()
+	if err != nil {
+		return err
+	}
+	defer lns.close()
 	metrics := server.NewMetrics()
 	if keys != nil {
 		metrics.WatchKeys(keys)
@@ -289,7 +303,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 
 	svc, err := otp.New(otp.Config{
-		Store: st, Messenger: sms.CodeMessenger{Composer: composer, Sender: sender},
+		// A request waiting for the SMS provider gives its --max-in-flight
+		// slot back meanwhile.
+		Store: st, Messenger: server.ReleaseSlotWhileSending(sms.CodeMessenger{Composer: composer, Sender: sender}),
 		Policy: c.policy(), Secret: secret, Logger: log,
 	})
 	if err != nil {
@@ -302,56 +318,126 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		PIAIDs:     c.PIAID, Cards: cards, ECI: c.ECI,
 		CardPolicy: otp.CardPolicy{SessionLifetime: c.CardSessionLifetime, MaxResends: c.MaxResends},
 		Surfaces:   wire.surfaces, AuthenticateShapes: wire.shapes, CvnResult: wire.cvn,
+		MaxInFlight: c.MaxInFlight, QueueWait: c.QueueWait,
 	})
 
 	purgeCtx, stopPurge := context.WithCancel(ctx)
-	defer stopPurge()
-	go svc.RunPurger(purgeCtx, otp.Retention{Requests: c.Retention, Challenges: c.ChallengeKeep}, c.PurgeInterval)
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		svc.RunPurger(purgeCtx, otp.Retention{Requests: c.Retention, Challenges: c.ChallengeKeep}, c.PurgeInterval)
+	}()
+	// Deferred after the store's Close, so run before it: a purge under way
+	// ends before the database goes.
+	defer func() {
+		stopPurge()
+		<-purgeDone
+	}()
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
-	}
-	urlScheme := "http"
-	if c.TLSCert != "" || c.TLSKey != "" {
-		if c.TLSCert == "" || c.TLSKey == "" {
-			ln.Close()
-			return errors.New("--tls-cert and --tls-key go together")
-		}
-		cfg, err := server.TLSConfig(c.TLSCert, c.TLSKey)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		ln, urlScheme = tls.NewListener(ln, cfg), "https"
-	}
-	httpSrv := &http.Server{
+	servers := []*http.Server{{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      c.SMSTimeout + c.InFlightWait + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
+		ErrorLog:          server.ErrorLog(log, "main"),
+	}}
+	listeners := []net.Listener{lns.main}
+	adminAddr := "off"
+	if lns.admin != nil {
+		// No write timeout: a CPU profile or a trace takes as long as asked.
+		servers = append(servers, &http.Server{
+			Handler:           srv.AdminHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          server.ErrorLog(log, "admin"),
+		})
+		listeners = append(listeners, lns.admin)
+		adminAddr = lns.admin.Addr().String()
 	}
 	if c.InsecurePlaintext {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
-	log.Info("otpgate listening", "addr", ln.Addr().String(), "scheme", urlScheme, "basePath", c.BasePath, "version", versionString(),
-		"sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID, "surfaces", c.Surfaces, "envelope", codec.Name())
+	log.Info("otpgate listening", "addr", lns.main.Addr().String(), "scheme", lns.scheme, "admin", adminAddr, "basePath", c.BasePath,
+		"version", versionString(), "sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID,
+		"surfaces", c.Surfaces, "envelope", codec.Name(), "maxInFlight", c.MaxInFlight, "queueWait", c.QueueWait)
 	if c.Dev {
-		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", urlScheme, ln.Addr(), c.BasePath, demoSummary())
+		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", lns.scheme, lns.main.Addr(), c.BasePath, demoSummary())
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		c.shutdown(servers)
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	return c.shutdown(servers)
+}
+
+// shutdown stops the servers, letting requests in flight finish within
+// --shutdown-timeout.
+func (c *serveCmd) shutdown(servers []*http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	return httpSrv.Shutdown(shutdownCtx)
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, hs := range servers {
+		wg.Go(func() { errs[i] = hs.Shutdown(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// listeners are the ports serve answers on: Google's (with TLS when
+// configured) and the operators' (nil with --admin-listen off).
+type listeners struct {
+	main, admin net.Listener
+	scheme      string // of main: http or https
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.main, l.admin} {
+		if ln != nil {
+			ln.Close() // after Serve or Shutdown, closed already: no matter
+		}
+	}
+}
+
+// listen opens both ports, or neither.
+func (c *serveCmd) listen() (*listeners, error) {
+	l := &listeners{scheme: "http"}
+	var tlsCfg *tls.Config
+	if c.TLSCert != "" || c.TLSKey != "" {
+		if c.TLSCert == "" || c.TLSKey == "" {
+			return nil, errors.New("--tls-cert and --tls-key go together")
+		}
+		var err error
+		if tlsCfg, err = server.TLSConfig(c.TLSCert, c.TLSKey); err != nil {
+			return nil, err
+		}
+		l.scheme = "https"
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	l.main = ln
+	if tlsCfg != nil {
+		l.main = tls.NewListener(ln, tlsCfg)
+	}
+	if a := c.AdminListen; a != "" && a != "off" {
+		if l.admin, err = net.Listen("tcp", a); err != nil {
+			l.close()
+			return nil, fmt.Errorf("--admin-listen: %w (give each instance on a host its own, or off)", err)
+		}
+	}
+	return l, nil
 }
 
 // sender builds the SMS providers in failover order: HTTP gateway, then file.
