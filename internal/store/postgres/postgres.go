@@ -55,7 +55,15 @@ type Options struct {
 type Store struct {
 	pool       *pgxpool.Pool
 	maxRetries int
+	// batch bounds the rows that one statement of Purge
+	// changes; onBatch, when set, sees each batch (tests).
+	batch   int
+	onBatch func(table string, rows int64)
 }
+
+// DefaultBatch is how many rows one transaction of Purge deletes at most,
+// so that no transaction of it holds locks, or grows, for long.
+const DefaultBatch = 1000
 
 var _ otp.Store = (*Store)(nil)
 
@@ -80,7 +88,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, maxRetries: opts.MaxRetries}
+	s := &Store{pool: pool, maxRetries: opts.MaxRetries, batch: DefaultBatch}
 	switch {
 	case s.maxRetries == 0:
 		s.maxRetries = DefaultMaxRetries
@@ -253,33 +261,44 @@ func (t *pgTx) sendBatch(b *pgx.Batch, what func(i int) string) ([]int64, error)
 	return affected, nil
 }
 
-// Purge deletes records past their retention, one statement per
-// transaction so that no lock is held long, and reports how many rows went.
-// It also empties the locks table of the rows nobody holds; those do not
-// count.
+// Purge deletes records past their retention, at most s.batch rows per
+// transaction so that no lock is held long and no transaction grows with the
+// backlog, and reports how many rows went. It also empties the locks table
+// of the rows nobody holds; those do not count.
 func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	var total int64
 	for _, q := range []struct {
-		sql string
-		arg time.Time
+		table, where string
+		arg          time.Time
 	}{
-		{`DELETE FROM requests WHERE created_at < $1`, p.Requests},
-		{`DELETE FROM challenges WHERE expires_at < $1`, p.Challenges},
-		{`DELETE FROM events WHERE at < $1`, p.Events},
+		{"requests", "created_at < $1", p.Requests},
+		{"challenges", "expires_at < $1", p.Challenges},
+		{"events", "at < $1", p.Events},
 	} {
-		var n int64
-		err := s.inTx(ctx, func(t *pgTx) error {
-			tag, err := t.tx.Exec(t.ctx, q.sql, q.arg.UnixMilli())
+		// = ANY(ARRAY(…)) rather than IN (…): a TID scan of the batch, not
+		// a join with the whole table.
+		query := `DELETE FROM ` + q.table + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT $2))`
+		for {
+			var n int64
+			err := s.inTx(ctx, func(t *pgTx) error {
+				tag, err := t.tx.Exec(t.ctx, query, q.arg.UnixMilli(), s.batch)
+				if err != nil {
+					return t.fail("purge "+q.table, err)
+				}
+				n = tag.RowsAffected()
+				return nil
+			})
 			if err != nil {
-				return t.fail("purge", err)
+				return total, err
 			}
-			n = tag.RowsAffected()
-			return nil
-		})
-		if err != nil {
-			return total, err
+			total += n
+			if s.onBatch != nil {
+				s.onBatch(q.table, n)
+			}
+			if n < int64(s.batch) {
+				break
+			}
 		}
-		total += n
 	}
 	// A lock row holds no state: deleting one that nobody holds is safe, as
 	// the next transaction that needs it inserts it again. SKIP LOCKED leaves

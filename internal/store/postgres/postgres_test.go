@@ -366,3 +366,10 @@ func TestMigrateKeepsRequests(t *testing.T) {
 		t.Fatalf("the same requestId on another method after the migration: %v", err)
 	}
 }
+
+// TestPurgeInBatches: a backlog of expired rows goes in bounded batches,
+// each its own transaction.
+func TestPurgeInBatches(t *testing.T) {
+	s := open(t, pgtest.NewDatabase(t), postgres.Options{Migrate: true})
+	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { postgres.SetBatch(s, rows, seen) }, 100, 1050)
+}

@@ -25,7 +25,16 @@ var migrations embed.FS
 type Store struct {
 	db    *sql.DB
 	stmts map[string]*sql.Stmt // txQueries, prepared on the one connection
+	// batch bounds the rows that one statement of Purge
+	// changes; onBatch, when set, sees each batch (tests).
+	batch   int
+	onBatch func(table string, rows int64)
 }
+
+// DefaultBatch is how many rows one transaction of Purge deletes at most:
+// a few milliseconds of SQLite's single writer, so that requests queue
+// behind it no longer than that.
+const DefaultBatch = 1000
 
 // Options tune the store.
 type Options struct {
@@ -76,7 +85,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	// turns lock contention into a queue instead of SQLITE_BUSY retries.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, stmts: map[string]*sql.Stmt{}, batch: DefaultBatch}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -207,26 +216,57 @@ func importCards(ctx context.Context, tx *sql.Tx, accountID string, table cardTa
 	return nil
 }
 
-// Purge deletes records past their retention.
+// Purge deletes records past their retention, at most s.batch rows per
+// statement, each statement its own transaction: SQLite has one writer, and
+// a single DELETE of a large backlog (after a long outage of the purger, or
+// a retention made shorter) would hold it, and every request behind it, for
+// as long as it ran.
 func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	var total int64
 	for _, q := range []struct {
-		sql string
-		arg time.Time
+		table, where string
+		arg          time.Time
 	}{
-		{`DELETE FROM requests WHERE created_at < ?`, p.Requests},
-		{`DELETE FROM challenges WHERE expires_at < ?`, p.Challenges},
-		{`DELETE FROM events WHERE at < ?`, p.Events},
+		{"requests", "created_at < ?", p.Requests},
+		{"challenges", "expires_at < ?", p.Challenges},
+		{"events", "at < ?", p.Events},
 	} {
-		// One statement per transaction keeps the write lock short.
-		res, err := s.db.ExecContext(ctx, q.sql, q.arg.UnixMilli())
-		if err != nil {
-			return total, fmt.Errorf("sqlite: purge: %w", err)
-		}
-		n, _ := res.RowsAffected()
+		query := `DELETE FROM ` + q.table + ` WHERE rowid IN (SELECT rowid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT ?)`
+		n, err := s.inBatches(ctx, q.table, func() (sql.Result, error) {
+			return s.db.ExecContext(ctx, query, q.arg.UnixMilli(), s.batch)
+		})
 		total += n
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge %s: %w", q.table, err)
+		}
 	}
 	return total, nil
+}
+
+// inBatches runs one batch statement until it changes fewer than s.batch
+// rows, and reports how many it changed in all.
+func (s *Store) inBatches(ctx context.Context, table string, batch func() (sql.Result, error)) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		res, err := batch()
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if s.onBatch != nil {
+			s.onBatch(table, n)
+		}
+		if n < int64(s.batch) {
+			return total, nil
+		}
+	}
 }
 
 // The statements of transactions, prepared once at Open.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/migrate"
+	"github.com/otpgate/otpgate/internal/store/storetest"
 )
 
 func open(t *testing.T) (*Store, string) {
@@ -222,4 +223,12 @@ func TestMigrateKeepsRequests(t *testing.T) {
 	if err := s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'requests_by_created' AND tbl_name = 'requests'`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("index requests_by_created on requests: %d (%v), want 1", n, err)
 	}
+}
+
+// TestPurgeInBatches: a backlog of expired rows goes in bounded batches,
+// each its own transaction, so that SQLite's one writer is never held for
+// the whole of it.
+func TestPurgeInBatches(t *testing.T) {
+	s, _ := open(t)
+	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { s.batch, s.onBatch = rows, seen }, 100, 2550)
 }
