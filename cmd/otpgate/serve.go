@@ -311,6 +311,13 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Budget events that versions before schema 5 wrote with a phone number
+	// in clear now name it by its keyed hash, as new ones do.
+	if n, err := svc.HashLegacyPhones(ctx); err != nil {
+		return fmt.Errorf("hashing the phone numbers of older budget events: %w", err)
+	} else if n > 0 {
+		log.Info("budget events of an older version now name phones by their keyed hash", "events", n)
+	}
 	srv := server.New(server.Config{
 		BasePath: strings.TrimSuffix(c.BasePath, "/"), Codec: codec, OTP: svc, DB: st,
 		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,

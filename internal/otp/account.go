@@ -43,9 +43,10 @@ type Account struct {
 
 // Card is a payment card of an account, or a network token of one, for
 // India Cards authentication. Its number is never stored: Hash is
-// HMAC-SHA-256 of the number under the deployment's card secret.
+// HMAC-SHA-256 of the number under the deployment's card secret SecretID.
 type Card struct {
 	Hash        []byte
+	SecretID    string // the card secret Hash is keyed with; "" when not known
 	Last4       string // of the number hashed: the token's own for a token
 	ExpiryYear  int    // four digits; 0 when unknown
 	ExpiryMonth int    // 1–12; 0 when unknown

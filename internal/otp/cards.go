@@ -43,13 +43,14 @@ func DefaultCardPolicy() CardPolicy {
 }
 
 // AuthenticateRequest is an India Cards authenticate as the domain sees it:
-// the card, or the network token of one, only by the keyed hash of its
-// number. Google's accountDetails holds one or the other, so exactly one of
-// CardHash and TokenHash is set.
+// the card, or the network token of one, only by the keyed hashes of its
+// number under each card secret listed, newest first (CardHasher.Lookup):
+// the directory holds it under one of them. Google's accountDetails holds
+// one or the other, so exactly one of CardHashes and TokenHashes is set.
 type AuthenticateRequest struct {
 	Ref
-	CardHash  []byte
-	TokenHash []byte
+	CardHashes  [][]byte
+	TokenHashes [][]byte
 	// The expiry from the request: four digits and 1–12. A card always has
 	// one; a token's is optional, and 0 and 0 when Google sent none.
 	ExpiryYear  int
@@ -61,20 +62,28 @@ type AuthenticateRequest struct {
 // not something Google sent.
 func (r AuthenticateRequest) check() error {
 	switch {
-	case (r.CardHash == nil) == (r.TokenHash == nil):
-		return errors.New("otp: authenticate: set exactly one of CardHash and TokenHash")
-	case r.CardHash != nil && r.ExpiryYear == 0:
+	case (len(r.CardHashes) == 0) == (len(r.TokenHashes) == 0):
+		return errors.New("otp: authenticate: set exactly one of CardHashes and TokenHashes")
+	case len(r.CardHashes) != 0 && r.ExpiryYear == 0:
 		return errors.New("otp: authenticate: a card comes with its expiry")
 	}
 	return nil
 }
 
-// lookUp finds the card or token of r and its account, or nil and nil.
+// lookUp finds the card or token of r and its account, or nil and nil,
+// trying its hash under each card secret, newest first: a card imported
+// under an older secret is still found until it is imported again.
 func (r AuthenticateRequest) lookUp(tx Tx) (*Account, *Card, error) {
-	if r.TokenHash != nil {
-		return tx.AccountByToken(r.TokenHash)
+	find, hashes := tx.AccountByCard, r.CardHashes
+	if len(r.TokenHashes) != 0 {
+		find, hashes = tx.AccountByToken, r.TokenHashes
 	}
-	return tx.AccountByCard(r.CardHash)
+	for _, h := range hashes {
+		if acct, card, err := find(h); err != nil || acct != nil {
+			return acct, card, err
+		}
+	}
+	return nil, nil, nil
 }
 
 // Authenticate starts an authentication session: it finds the account of the
@@ -174,7 +183,13 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if sess.Sends-1 >= p.MaxResends {
 		return finish(ResendLimitReached)
 	}
-	acct := &Account{ID: current.AccountID, Phone: current.Phone}
+	acct, err := tx.AccountByID(current.AccountID) // the phone to text is the directory's
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	if acct == nil {
+		return finish(ResendExpired) // the account left the directory
+	}
 	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
 		return Outcome{}, nil, err
 	} else if spent {
@@ -201,20 +216,81 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 // CardHasher keys card and token numbers: the directory and the requests
 // meet on HMAC-SHA-256 of the number under the deployment's card secret, so
 // that a copy of the database yields no card numbers (an unkeyed hash of a
-// 16-digit number with a known prefix is quickly brute-forced).
-type CardHasher struct{ key []byte }
+// 16-digit number with a known prefix is quickly brute-forced). The card
+// secrets rotate: the import writes under the newest active one, and a
+// lookup tries every one listed, so that cards imported before a rotation
+// are found until they are imported again.
+type CardHasher struct {
+	keys *Keyring
+	now  func() time.Time
+}
 
-// NewCardHasher checks the secret and builds a CardHasher.
+// NewCardHasher checks the secret and builds a CardHasher of that one
+// secret, under LegacySecretID.
 func NewCardHasher(secret []byte) (CardHasher, error) {
 	if len(secret) < 32 {
 		return CardHasher{}, fmt.Errorf("otp: the card secret must be at least 32 bytes, got %d", len(secret))
 	}
-	return CardHasher{key: secret}, nil
+	keys, err := singleKeyring(secret)
+	if err != nil {
+		return CardHasher{}, err
+	}
+	return NewCardHasherOf(keys, nil), nil
 }
 
-// Hash returns the keyed hash of a card number.
-func (h CardHasher) Hash(number string) []byte {
-	m := hmac.New(sha256.New, h.key)
+// NewCardHasherOf builds a CardHasher of the card secrets keys; now (nil for
+// time.Now) says which one writes.
+func NewCardHasherOf(keys *Keyring, now func() time.Time) CardHasher {
+	if now == nil {
+		now = time.Now
+	}
+	return CardHasher{keys: keys, now: now}
+}
+
+func hashCard(secret Secret, number string) []byte {
+	m := hmac.New(sha256.New, secret.Key)
 	m.Write([]byte(number))
 	return m.Sum(nil)
+}
+
+// The zero CardHasher hashes under an empty key: only for callers that
+// throw the hashes away.
+
+// Writer is the secret that the numbers imported now are hashed under.
+func (h CardHasher) Writer() Secret {
+	if h.keys == nil {
+		return Secret{}
+	}
+	return h.keys.Writer(h.now())
+}
+
+// Hash returns the keyed hash of a card number under the writing secret.
+func (h CardHasher) Hash(number string) []byte { return hashCard(h.Writer(), number) }
+
+// HashCard returns the keyed hash of a card number under secret.
+func HashCard(secret Secret, number string) []byte { return hashCard(secret, number) }
+
+// Lookup returns the keyed hashes of a card number under every secret
+// listed, newest first: what an authenticate looks the number up by.
+func (h CardHasher) Lookup(number string) [][]byte {
+	if h.keys == nil {
+		return [][]byte{hashCard(Secret{}, number)}
+	}
+	var out [][]byte
+	for _, secret := range h.keys.Secrets() {
+		out = append(out, hashCard(secret, number))
+	}
+	return out
+}
+
+// Digest is the keyed hash of a card secret (a number, a CVN, a
+// cryptogram) for an idempotency fingerprint, under the oldest secret
+// listed: a retry must fingerprint the same while newer secrets are added.
+// It never reaches the database as it is: the fingerprint holding it is
+// keyed again under a code secret before it is stored.
+func (h CardHasher) Digest(s string) []byte {
+	if h.keys == nil {
+		return hashCard(Secret{}, s)
+	}
+	return hashCard(h.keys.secrets[0], s)
 }

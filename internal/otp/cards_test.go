@@ -32,7 +32,7 @@ func tokenAccounts() []otp.Account {
 // the given expiry, 0 and 0 for none.
 func byToken(id string, hash []byte, year, month int) otp.AuthenticateRequest {
 	return otp.AuthenticateRequest{Ref: ref(piaid, "authenticate", id, "authenticate "+id),
-		TokenHash: hash, ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
+		TokenHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
 }
 
 // TestAuthenticateByToken: a token finds its account as a card does, with
@@ -91,7 +91,7 @@ func TestAuthenticateByTokenVerifies(t *testing.T) {
 // anything is claimed or sent.
 func TestAuthenticateRequestMisbuilt(t *testing.T) {
 	both := byCard("auth-1", visaCard.Hash, 2030, 1)
-	both.TokenHash = openToken.Hash
+	both.TokenHashes = lookup(openToken.Hash)
 	neither := byCard("auth-2", nil, 2030, 1)
 	undated := byCard("auth-3", visaCard.Hash, 0, 0)
 	h := newHarness(t, tokenAccounts()...)

@@ -46,6 +46,18 @@ func (r *recorder) sent() []text {
 	return append([]text(nil), r.texts...)
 }
 
+// codeFor is the code of the newest SMS to phone, or "".
+func (r *recorder) codeFor(phone string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.texts) - 1; i >= 0; i-- {
+		if r.texts[i].phone == phone {
+			return r.texts[i].code
+		}
+	}
+	return ""
+}
+
 // last is the newest SMS; the test fails when there is none.
 func (r *recorder) last(t *testing.T) text {
 	t.Helper()
@@ -60,10 +72,18 @@ type harness struct {
 	svc   *otp.Service
 	store *sqlite.Store
 	sms   *recorder
+	cfg   otp.Config // svc's
 }
 
 // newHarness is a Service on a new database holding accounts.
 func newHarness(t *testing.T, accounts ...otp.Account) *harness {
+	t.Helper()
+	return newHarnessWith(t, nil, accounts...)
+}
+
+// newHarnessWith is newHarness with configure changing the Service's
+// configuration first.
+func newHarnessWith(t *testing.T, configure func(*otp.Config), accounts ...otp.Account) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpgate.db"))
@@ -75,12 +95,30 @@ func newHarness(t *testing.T, accounts ...otp.Account) *harness {
 		t.Fatal(err)
 	}
 	sms := &recorder{}
-	svc, err := otp.New(otp.Config{Store: st, Messenger: sms, Policy: otp.DefaultPolicy(),
-		Secret: bytes.Repeat([]byte("s"), 32), Now: func() time.Time { return now }})
+	cfg := otp.Config{Store: st, Messenger: sms, Policy: otp.DefaultPolicy(),
+		Secret: bytes.Repeat([]byte("s"), 32), Now: func() time.Time { return now }}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h := &harness{store: st, sms: sms, cfg: cfg}
+	h.restart(t, nil)
+	return h
+}
+
+// restart replaces the Service with a new one on the same database, as a
+// restart of otpgate would, reading the code secrets keys (nil: the
+// configuration's).
+func (h *harness) restart(t *testing.T, keys *otp.Keyring) {
+	t.Helper()
+	cfg := h.cfg
+	if keys != nil {
+		cfg.Secrets = keys
+	}
+	svc, err := otp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{svc: svc, store: st, sms: sms}
+	h.svc = svc
 }
 
 // record reads the idempotency record (scope, method, id), or nil.
@@ -119,7 +157,16 @@ var visaCard = otp.Card{Hash: cardHasher.Hash("4111111111111111"), Last4: "1111"
 // the given expiry.
 func byCard(id string, hash []byte, year, month int) otp.AuthenticateRequest {
 	return otp.AuthenticateRequest{Ref: ref(piaid, "authenticate", id, "authenticate "+id),
-		CardHash: hash, ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
+		CardHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
+}
+
+// lookup is what an authenticate looks a number up by when one card secret
+// is listed: its one hash, or nothing for none.
+func lookup(hash []byte) [][]byte {
+	if hash == nil {
+		return nil
+	}
+	return [][]byte{hash}
 }
 
 // expect fails the test unless out and err are the business result want.
@@ -128,4 +175,29 @@ func expect(t *testing.T, what string, out otp.Outcome, err error, want string) 
 	if err != nil || out.Result != want {
 		t.Errorf("%s = %+v, %v; want %s", what, out, err, want)
 	}
+}
+
+// clock is a test clock that moves only when told.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// wrong is a code of the right shape that is not code.
+func wrong(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
 }

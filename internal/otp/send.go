@@ -163,17 +163,14 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 // codes stay valid until then: a send that fails must not take away a code
 // the user already has.
 func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
-	code := s.newCode(s.policy.CodeLength)
-	ch := &Challenge{ID: NewID(), AccountID: acct.ID, Phone: acct.Phone, State: ChallengeSending,
+	ch := &Challenge{ID: NewID(), AccountID: acct.ID, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
-	ch.CodeMAC = s.codeMAC(ch.ID, code)
+	code := s.setCode(ch, now)
 	if err := tx.InsertChallenge(ch); err != nil {
 		return nil, "", err
 	}
-	for _, subject := range budgetSubjects(acct) {
-		if err := tx.AddEvent(EventSend, subject, now); err != nil {
-			return nil, "", err
-		}
+	if err := s.addEvents(tx, EventSend, s.budgetSubjects(acct, now), now); err != nil {
+		return nil, "", err
 	}
 	return ch, code, nil
 }
@@ -186,9 +183,16 @@ func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outc
 	if err != nil {
 		return Outcome{}, nil, err
 	}
-	if ch == nil || ch.State != ChallengeSending {
-		// A newer send superseded it (or it was purged): this one can no
-		// longer deliver a valid code, and nothing says its SMS went out.
+	var acct *Account // the phone to text is the directory's
+	if ch != nil && ch.State == ChallengeSending {
+		if acct, err = tx.AccountByID(ch.AccountID); err != nil {
+			return Outcome{}, nil, err
+		}
+	}
+	if acct == nil {
+		// A newer send superseded it (or it was purged, or its account
+		// left the directory): this one can no longer deliver a valid
+		// code, and nothing says its SMS went out.
 		if d.onFailure == "" {
 			if err := s.withdraw(tx, rec, d.session); err != nil {
 				return Outcome{}, nil, err
@@ -198,8 +202,7 @@ func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outc
 		rec.State, rec.Result = RequestDone, d.onFailure
 		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, tx.UpdateRequest(rec)
 	}
-	code := s.newCode(s.policy.CodeLength)
-	ch.CodeMAC = s.codeMAC(ch.ID, code)
+	code := s.setCode(ch, now)
 	ch.ExpiresAt = now.Add(s.policy.Lifetime)
 	ch.Attempts = 0
 	if err := tx.UpdateChallenge(ch); err != nil {
@@ -210,7 +213,7 @@ func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outc
 		return Outcome{}, nil, err
 	}
 	s.log.Warn("resuming a request whose first attempt did not finish", "method", rec.Method, "requestId", rec.ID)
-	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: ch.AccountID, phone: ch.Phone, code: code}, nil
+	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: ch.AccountID, phone: acct.Phone, code: code}, nil
 }
 
 // resolveAccount finds the account of a sendOtp (SPEC §6).
@@ -255,34 +258,6 @@ func (s *Service) resolveAccount(tx Tx, r SendRequest) (*Account, string, error)
 		return nil, SendNotEligible, nil
 	}
 	return acct, "", nil
-}
-
-// budgetSubjects are the keys budgets are counted under: the account and the
-// phone, so that neither many phones nor many accounts escape a limit.
-func budgetSubjects(a *Account) []string {
-	return []string{"account:" + a.ID, "phone:" + a.Phone}
-}
-
-// budgetSpent reports whether a send or failure budget of the account or its
-// phone is spent. Both dialects count against the same budgets.
-func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error) {
-	for _, subject := range budgetSubjects(acct) {
-		for _, rule := range []struct {
-			kind    EventKind
-			budgets []Budget
-		}{{EventSend, s.policy.SendBudgets}, {EventVerifyFail, s.policy.FailBudgets}} {
-			for _, b := range rule.budgets {
-				n, err := tx.CountEvents(rule.kind, subject, now.Add(-b.Per), b.Count)
-				if err != nil {
-					return false, err
-				}
-				if n >= b.Count {
-					return true, nil
-				}
-			}
-		}
-	}
-	return false, nil
 }
 
 // RecordTimeout bounds the write that records an SMS outcome, retries
@@ -394,8 +369,13 @@ func (s *Service) failed(tx Tx, ch *Challenge) error {
 	if err := tx.UpdateChallenge(ch); err != nil {
 		return err
 	}
-	for _, subject := range budgetSubjects(&Account{ID: ch.AccountID, Phone: ch.Phone}) {
-		if err := tx.DeleteEvent(EventSend, subject, ch.CreatedAt); err != nil {
+	acct, err := s.accountOf(tx, ch)
+	if err != nil {
+		return err
+	}
+	// The send was counted under the subjects written at its creation.
+	for _, g := range s.budgetSubjects(acct, ch.CreatedAt) {
+		if err := tx.DeleteEvent(EventSend, g.write, ch.CreatedAt); err != nil {
 			return err
 		}
 	}

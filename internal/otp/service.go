@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -43,7 +44,11 @@ type Config struct {
 	Store     Store
 	Messenger Messenger
 	Policy    Policy
-	// Secret keys the HMAC of codes at rest; at least 32 bytes.
+	// Secrets key the HMACs at rest: of codes, of request fingerprints and
+	// of phone numbers. The newest active one writes, every one verifies.
+	Secrets *Keyring
+	// Secret, when Secrets is nil, is a keyring of this one secret (at
+	// least 32 bytes) under LegacySecretID.
 	Secret []byte
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -58,7 +63,7 @@ type Service struct {
 	store     Store
 	messenger Messenger
 	policy    Policy
-	secret    []byte
+	keys      *Keyring
 	now       func() time.Time
 	log       *slog.Logger
 	newCode   func(length int) string
@@ -69,8 +74,15 @@ func New(c Config) (*Service, error) {
 	if err := c.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("otp: policy: %w", err)
 	}
-	if len(c.Secret) < 32 {
-		return nil, fmt.Errorf("otp: the code secret must be at least 32 bytes, got %d", len(c.Secret))
+	if c.Secrets == nil {
+		if len(c.Secret) < 32 {
+			return nil, fmt.Errorf("otp: the code secret must be at least 32 bytes, got %d", len(c.Secret))
+		}
+		keys, err := singleKeyring(c.Secret)
+		if err != nil {
+			return nil, err
+		}
+		c.Secrets = keys
 	}
 	if c.Store == nil || c.Messenger == nil {
 		return nil, errors.New("otp: a store and a messenger are required")
@@ -85,7 +97,7 @@ func New(c Config) (*Service, error) {
 		c.NewCode = randomCode
 	}
 	return &Service{store: c.Store, messenger: c.Messenger, policy: c.Policy,
-		secret: c.Secret, now: c.Now, log: c.Logger, newCode: c.NewCode}, nil
+		keys: c.Secrets, now: c.Now, log: c.Logger, newCode: c.NewCode}, nil
 }
 
 // Policy returns the service's policy.
@@ -113,38 +125,71 @@ func (s *Service) claim(tx Tx, ref Ref) (*Request, error) {
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	if !hmac.Equal(rec.Fingerprint, s.fingerprint(ref)) {
+	// The record is compared under the secret it was keyed with, which
+	// may be older than the one that writes now: a rotation keeps replays.
+	secret, ok := s.keys.Find(rec.SecretID)
+	if !ok {
+		// Removed too early (before the retention of records ran out):
+		// whether this is the same payload can no longer be known.
+		s.log.Warn("an idempotency record is keyed by a code secret no longer listed",
+			"method", rec.Method, "requestId", rec.ID, "secretId", rec.SecretID)
+		return nil, ErrIdempotency
+	}
+	if !hmac.Equal(rec.Fingerprint, fingerprint(secret, ref)) {
 		return nil, ErrIdempotency
 	}
 	return rec, nil
 }
 
-// fingerprint keys a payload's fingerprint under the server secret before
-// it is stored: a verifyOtp payload holds the code the user typed, and an
-// unkeyed hash of it would give a 6-digit code away to a copy of the
-// database in a million guesses.
-func (s *Service) fingerprint(ref Ref) []byte {
-	m := hmac.New(sha256.New, s.secret)
+// writer is the code secret that keys what is written now.
+func (s *Service) writer() Secret { return s.keys.Writer(s.now()) }
+
+// fingerprint keys a payload's fingerprint under a code secret before it is
+// stored: a verifyOtp payload holds the code the user typed, and an unkeyed
+// hash of it would give a 6-digit code away to a copy of the database in a
+// million guesses.
+func fingerprint(secret Secret, ref Ref) []byte {
+	m := hmac.New(sha256.New, secret.Key)
 	m.Write([]byte("otpgate request fingerprint\x00"))
 	m.Write(ref.Fingerprint)
 	return m.Sum(nil)
 }
 
 func (s *Service) newRequest(ref Ref, now time.Time, state RequestState, result string) *Request {
+	w := s.keys.Writer(now)
 	return &Request{
-		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: s.fingerprint(ref),
+		Scope: ref.Scope, ID: ref.RequestID, Method: ref.Method, Fingerprint: fingerprint(w, ref), SecretID: w.ID,
 		State: state, Result: result, ReplyID: NewID(), CreatedAt: now, ClaimedAt: now,
 	}
 }
 
 // codeMAC binds a code to its challenge: the same code under another challenge
 // has another MAC, so a stored MAC is useless anywhere else.
-func (s *Service) codeMAC(challengeID, code string) []byte {
-	m := hmac.New(sha256.New, s.secret)
+func codeMAC(secret Secret, challengeID, code string) []byte {
+	m := hmac.New(sha256.New, secret.Key)
 	m.Write([]byte(challengeID))
 	m.Write([]byte{0})
 	m.Write([]byte(code))
 	return m.Sum(nil)
+}
+
+// setCode gives the challenge a new code, keyed under the writing secret.
+func (s *Service) setCode(ch *Challenge, now time.Time) string {
+	code := s.newCode(s.policy.CodeLength)
+	w := s.keys.Writer(now)
+	ch.CodeMAC, ch.SecretID = codeMAC(w, ch.ID, code), w.ID
+	return code
+}
+
+// matches compares a guess with the challenge's code in constant time,
+// under the secret the code was keyed with. A code whose secret is no longer
+// listed matches nothing.
+func (s *Service) matches(ch *Challenge, guess string) bool {
+	secret, ok := s.keys.Find(ch.SecretID)
+	if !ok {
+		secret = s.writer() // the same work, so that timing tells nothing
+	}
+	return subtle.ConstantTimeCompare(codeMAC(secret, ch.ID, guess), ch.CodeMAC) == 1 && ok
 }
 
 // randomCode draws a uniform code of length digits from the CSPRNG.

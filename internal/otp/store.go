@@ -19,7 +19,14 @@ type Store interface {
 	// ids, cards and tokens, in one transaction: all of them or none.
 	ImportAccounts(ctx context.Context, accounts []Account) error
 	// Purge deletes what is past retention and reports how many rows went.
+	// It deletes in bounded batches, each its own transaction, so that a
+	// large backlog never holds the database's write lock for long.
 	Purge(ctx context.Context, p PurgeBefore) (int64, error)
+	// RenameSubjects gives every budget event whose subject starts with
+	// prefix the subject rename(subject), in bounded batches, and reports
+	// how many events it renamed. It converts rows written by older
+	// versions, and may run while requests are served.
+	RenameSubjects(ctx context.Context, prefix string, rename func(subject string) string) (int64, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }
@@ -42,6 +49,8 @@ type Tx interface {
 	DeleteRequest(scope, method, id string) error
 
 	AccountByPhone(phone string) (*Account, error)
+	// AccountByID finds an account by its id, without its cards.
+	AccountByID(id string) (*Account, error)
 	AccountByAssociation(associationID string) (*Account, error)
 	// AccountByCard finds a card by the keyed hash of its number.
 	AccountByCard(cardHash []byte) (*Account, *Card, error)
@@ -95,6 +104,7 @@ type Request struct {
 	ID          string
 	Method      string
 	Fingerprint []byte
+	SecretID    string // the code secret Fingerprint is keyed with
 	State       RequestState
 	Result      string // the domain result, e.g. "success"
 	ReplyID     string // our id for the call, sent back to Google
@@ -118,14 +128,15 @@ const (
 	ChallengeFailed     ChallengeState = "failed"
 )
 
-// Challenge is one code sent to one phone. The code itself is never stored:
-// CodeMAC is HMAC-SHA-256 of the challenge id and the code under the server
-// secret.
+// Challenge is one code sent to an account's phone. The code itself is never
+// stored: CodeMAC is HMAC-SHA-256 of the challenge id and the code under the
+// code secret SecretID. Nor is the phone: the account's is looked up by its
+// id when it is needed, so that only the directory holds phone numbers.
 type Challenge struct {
 	ID        string
 	AccountID string
-	Phone     string
 	CodeMAC   []byte
+	SecretID  string
 	State     ChallengeState
 	Attempts  int
 	CreatedAt time.Time

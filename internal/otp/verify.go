@@ -1,9 +1,6 @@
 package otp
 
-import (
-	"context"
-	"crypto/subtle"
-)
+import "context"
 
 // The verifyOtp results (SPEC §7), as stored in idempotency records.
 const (
@@ -57,8 +54,12 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 		return Outcome{}, ErrUnknownSend
 	}
 
+	acct, err := s.accountOf(tx, ch)
+	if err != nil {
+		return Outcome{}, err
+	}
 	// Compute the MAC whatever the state, so timing says nothing about it.
-	matches := subtle.ConstantTimeCompare(s.codeMAC(ch.ID, r.Code), ch.CodeMAC) == 1
+	matches := s.matches(ch, r.Code)
 	result := VerifyNotMatched
 	switch {
 	case ch.State == ChallengeConsumed:
@@ -78,10 +79,8 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 		}
 	}
 	if result == VerifyNotMatched {
-		for _, subject := range budgetSubjects(&Account{ID: ch.AccountID, Phone: ch.Phone}) {
-			if err := tx.AddEvent(EventVerifyFail, subject, now); err != nil {
-				return Outcome{}, err
-			}
+		if err := s.addEvents(tx, EventVerifyFail, s.budgetSubjects(acct, now), now); err != nil {
+			return Outcome{}, err
 		}
 	}
 	rec = s.newRequest(r.Ref, now, RequestDone, result)

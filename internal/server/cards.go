@@ -29,16 +29,18 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 	}
 	c.requestID = req.RequestHeader.RequestID
 	inst := req.Instrument()
-	hash := s.cfg.Cards.Hash(inst.Number)
+	// The number's hash under each card secret: a card imported before a
+	// rotation is found by the older secret's.
+	hashes := s.cfg.Cards.Lookup(inst.Number)
 	in := otp.AuthenticateRequest{
 		Ref: otp.Ref{Scope: req.RequestHeader.PaymentIntegratorAccountID, RequestID: c.requestID,
 			Method: gsp.MethodAuthenticate, Fingerprint: req.Fingerprint(s.keyedDigest)},
 		NativeOtp: req.RequestedAuthenticationTypes.NativeOtp != nil,
 	}
 	if inst.Token {
-		in.TokenHash = hash
+		in.TokenHashes = hashes
 	} else {
-		in.CardHash = hash
+		in.CardHashes = hashes
 	}
 	if inst.HasExpiry {
 		in.ExpiryYear, in.ExpiryMonth = inst.Expiry.Year, inst.Expiry.Month
@@ -68,9 +70,10 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 }
 
 // keyedDigest stands for a card secret (number, CVN, cryptogram) in an
-// idempotency fingerprint: the card hasher's HMAC, never the secret itself.
+// idempotency fingerprint: the card hasher's HMAC, never the secret itself,
+// and the same while card secrets are added (see otp.CardHasher.Digest).
 func (s *Server) keyedDigest(secret string) string {
-	return hex.EncodeToString(s.cfg.Cards.Hash(secret))
+	return hex.EncodeToString(s.cfg.Cards.Digest(secret))
 }
 
 func (s *Server) cardVerifyOtp(ctx context.Context, c *call, plaintext []byte) (reply, error) {

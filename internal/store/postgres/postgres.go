@@ -17,6 +17,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,14 +56,15 @@ type Options struct {
 type Store struct {
 	pool       *pgxpool.Pool
 	maxRetries int
-	// batch bounds the rows that one statement of Purge
+	// batch bounds the rows that one statement of Purge or RenameSubjects
 	// changes; onBatch, when set, sees each batch (tests).
 	batch   int
 	onBatch func(table string, rows int64)
 }
 
-// DefaultBatch is how many rows one transaction of Purge deletes at most,
-// so that no transaction of it holds locks, or grows, for long.
+// DefaultBatch is how many rows one transaction of Purge deletes (or of
+// RenameSubjects renames) at most, so that no transaction of theirs holds
+// locks, or grows, for long.
 const DefaultBatch = 1000
 
 var _ otp.Store = (*Store)(nil)
@@ -208,9 +210,9 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 				b.Queue(`INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 					l.association, l.account)
 			} else {
-				b.Queue(`INSERT INTO `+l.table.name+` (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5)
+				b.Queue(`INSERT INTO `+l.table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5, $6)
 					ON CONFLICT (hash) DO NOTHING`,
-					bytes(l.card.Hash), l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
+					bytes(l.card.Hash), l.card.SecretID, l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
 			}
 		}
 		affected, err := t.sendBatch(b, func(i int) string { return "import account " + part[i].account })
@@ -312,6 +314,51 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// RenameSubjects renames the events whose subject starts with prefix, a
+// batch of subjects per transaction.
+func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(string) string) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		var found bool
+		err := s.inTx(ctx, func(t *pgTx) error {
+			n, found = 0, false
+			rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT subject FROM events WHERE substr(subject, 1, $1) = $2 LIMIT $3`,
+				len(prefix), prefix, s.batch)
+			if err != nil {
+				return t.fail("rename subjects", err)
+			}
+			subjects, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return t.fail("rename subjects", err)
+			}
+			found = len(subjects) > 0
+			for _, old := range subjects {
+				renamed := rename(old)
+				if strings.HasPrefix(renamed, prefix) {
+					return fmt.Errorf("postgres: rename subjects: the new name of a subject starts with %q too", prefix)
+				}
+				tag, err := t.tx.Exec(t.ctx, `UPDATE events SET subject = $1 WHERE subject = $2`, renamed, old)
+				if err != nil {
+					return t.fail("rename subjects", err)
+				}
+				n += tag.RowsAffected()
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if !found {
+			return total, nil
+		}
+		total += n
+		if s.onBatch != nil {
+			s.onBatch("events", n)
+		}
+	}
 }
 
 // errTooNew is the error of a schema newer than this binary; the same words as

@@ -208,7 +208,7 @@ func TestRetriesDeadlocks(t *testing.T) {
 	a, b := open(t, url, postgres.Options{}), open(t, url, postgres.Options{})
 	err := a.Tx(ctx, func(tx otp.Tx) error {
 		for _, id := range []string{"x", "y"} {
-			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: "+919876543210", CodeMAC: []byte{1},
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
 				State: otp.ChallengeLive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 				return err
 			}
@@ -347,7 +347,7 @@ func TestMigrateKeepsRequests(t *testing.T) {
 	conn.Close(ctx)
 
 	s := open(t, url, postgres.Options{Migrate: true})
-	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff},
+	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff}, SecretID: otp.LegacySecretID,
 		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
 		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
 	err = s.Tx(ctx, func(tx otp.Tx) error {
@@ -372,4 +372,65 @@ func TestMigrateKeepsRequests(t *testing.T) {
 func TestPurgeInBatches(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t), postgres.Options{Migrate: true})
 	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { postgres.SetBatch(s, rows, seen) }, 100, 1050)
+}
+
+// TestMigrateHashesPhones: a database that an otpgate of schema 4 left, with
+// a phone number in a challenge and in budget events, is migrated: the
+// challenge loses the number, the rows name the legacy secret, and the
+// events are converted by the Service (storetest.CheckLegacyRowsConverted).
+func TestMigrateHashesPhones(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewEmptyDatabase(t)
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:4] {
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := storetest.LegacyRows
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO schema_version (version) VALUES (4)`, nil},
+		{`INSERT INTO accounts (id, phone, status, updated_at) VALUES ('A1', $1, 'active', 0), ('A2', $1, 'active', 0)`,
+			[]any{storetest.LegacyPhone}},
+		{`INSERT INTO associations (id, account_id) VALUES ('as-2', 'A2')`, nil},
+		{`INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+			VALUES ('ch-1', 'A1', $1, '\x0102', 'live', 1, $2, $3)`, []any{storetest.LegacyPhone, rows.T0, rows.T0 + 300_000}},
+		{`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, 'A1', '4242', 2031, 7)`, []any{rows.CardHash}},
+		{`INSERT INTO events (kind, subject, at) SELECT 'send', $1, $2::bigint + i * 10000 FROM generate_series(0, 4) AS i`,
+			[]any{rows.PhoneSend, rows.T0}},
+	} {
+		if _, err := conn.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := open(t, url, postgres.Options{Migrate: true})
+	// The column stays a release longer for the previous release's
+	// instances, emptied, and filled for them when this one inserts.
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM challenges WHERE phone <> ''`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d challenges still hold a phone number (%v)", n, err)
+	}
+	err = s.Tx(ctx, func(tx otp.Tx) error {
+		return tx.InsertChallenge(&otp.Challenge{ID: "ch-2", AccountID: "A1", CodeMAC: []byte{1}, SecretID: "k1",
+			State: otp.ChallengeLive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)})
+	})
+	if err != nil {
+		t.Errorf("a challenge inserted without the phone column: %v", err)
+	}
+	storetest.CheckLegacyRowsConverted(t, s)
 }

@@ -79,9 +79,9 @@ func (t *pgTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
-	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
 		FROM requests WHERE scope = $1 AND method = $2 AND id = $3 FOR UPDATE`, scope, method, id).
-		Scan(&r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -97,9 +97,9 @@ func (t *pgTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 // inserted the same (scope, method, id) and committed; the attempt is then
 // retried, and LockRequest finds that row.
 func (t *pgTx) InsertRequest(r *otp.Request) error {
-	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.Scope, r.ID, r.Method, bytes(r.Fingerprint), string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
+	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		r.Scope, r.ID, r.Method, bytes(r.Fingerprint), r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
 		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
 }
 
@@ -135,6 +135,10 @@ func (t *pgTx) AccountByPhone(phone string) (*otp.Account, error) {
 	return t.account(`WHERE a.phone = $1 ORDER BY a.status <> 'active', a.id COLLATE "C" LIMIT 1`, phone)
 }
 
+func (t *pgTx) AccountByID(id string) (*otp.Account, error) {
+	return t.account(`WHERE a.id = $1`, id)
+}
+
 func (t *pgTx) AccountByAssociation(associationID string) (*otp.Account, error) {
 	return t.account(`JOIN associations s ON s.account_id = a.id WHERE s.id = $1`, associationID)
 }
@@ -152,9 +156,9 @@ func (t *pgTx) accountByHash(table cardTable, hash []byte) (*otp.Account, *otp.C
 	var a otp.Account
 	c := otp.Card{Hash: hash}
 	var status string
-	err := t.tx.QueryRow(t.ctx, `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
+	err := t.tx.QueryRow(t.ctx, `SELECT a.id, a.phone, a.status, c.secret_id, c.last4, c.expiry_year, c.expiry_month
 		FROM `+table.name+` c JOIN accounts a ON a.id = c.account_id WHERE c.hash = $1`, bytes(hash)).
-		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
+		Scan(&a.ID, &a.Phone, &status, &c.SecretID, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
 	}
@@ -191,18 +195,18 @@ func (t *pgTx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) err
 }
 
 func (t *pgTx) InsertChallenge(c *otp.Challenge) error {
-	return t.exec("insert challenge", `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+	return t.exec("insert challenge", `INSERT INTO challenges (id, account_id, code_mac, secret_id, state, attempts, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		c.ID, c.AccountID, c.Phone, bytes(c.CodeMAC), string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+		c.ID, c.AccountID, bytes(c.CodeMAC), c.SecretID, string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
 }
 
 func (t *pgTx) LockChallenge(id string) (*otp.Challenge, error) {
 	var c otp.Challenge
 	var state string
 	var createdAt, expiresAt int64
-	err := t.tx.QueryRow(t.ctx, `SELECT account_id, phone, code_mac, state, attempts, created_at, expires_at
+	err := t.tx.QueryRow(t.ctx, `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at
 		FROM challenges WHERE id = $1 FOR UPDATE`, id).
-		Scan(&c.AccountID, &c.Phone, &c.CodeMAC, &state, &c.Attempts, &createdAt, &expiresAt)
+		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -215,8 +219,8 @@ func (t *pgTx) LockChallenge(id string) (*otp.Challenge, error) {
 }
 
 func (t *pgTx) UpdateChallenge(c *otp.Challenge) error {
-	return t.exec("update challenge", `UPDATE challenges SET code_mac = $1, state = $2, attempts = $3, expires_at = $4 WHERE id = $5`,
-		bytes(c.CodeMAC), string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
+	return t.exec("update challenge", `UPDATE challenges SET code_mac = $1, secret_id = $2, state = $3, attempts = $4, expires_at = $5 WHERE id = $6`,
+		bytes(c.CodeMAC), c.SecretID, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
 }
 
 // SupersedeChallenges first locks the account, so that of two transactions

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
@@ -25,15 +26,15 @@ var migrations embed.FS
 type Store struct {
 	db    *sql.DB
 	stmts map[string]*sql.Stmt // txQueries, prepared on the one connection
-	// batch bounds the rows that one statement of Purge
+	// batch bounds the rows that one statement of Purge or RenameSubjects
 	// changes; onBatch, when set, sees each batch (tests).
 	batch   int
 	onBatch func(table string, rows int64)
 }
 
-// DefaultBatch is how many rows one transaction of Purge deletes at most:
-// a few milliseconds of SQLite's single writer, so that requests queue
-// behind it no longer than that.
+// DefaultBatch is how many rows one transaction of Purge deletes (or of
+// RenameSubjects renames) at most: a few milliseconds of SQLite's single
+// writer, so that requests queue behind it no longer than that.
 const DefaultBatch = 1000
 
 // Options tune the store.
@@ -208,8 +209,8 @@ func importCards(ctx context.Context, tx *sql.Tx, accountID string, table cardTa
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table.name+` (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?)`,
-			c.Hash, accountID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.Hash, c.SecretID, accountID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
 			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
 		}
 	}
@@ -269,33 +270,89 @@ func (s *Store) inBatches(ctx context.Context, table string, batch func() (sql.R
 	}
 }
 
+// RenameSubjects renames the events whose subject starts with prefix, a
+// batch of subjects per transaction.
+func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(string) string) (int64, error) {
+	var total int64
+	for {
+		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT subject FROM events WHERE substr(subject, 1, ?) = ? LIMIT ?`,
+			len(prefix), prefix, s.batch)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+		}
+		var subjects []string
+		for rows.Next() {
+			var subject string
+			if err := rows.Scan(&subject); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+			}
+			subjects = append(subjects, subject)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+		}
+		if len(subjects) == 0 {
+			return total, nil
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+		}
+		var n int64
+		for _, old := range subjects {
+			renamed := rename(old)
+			if strings.HasPrefix(renamed, prefix) {
+				tx.Rollback()
+				return total, fmt.Errorf("sqlite: rename subjects: the new name of a subject starts with %q too", prefix)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE events SET subject = ? WHERE subject = ?`, renamed, old)
+			if err != nil {
+				tx.Rollback()
+				return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+			}
+			m, _ := res.RowsAffected()
+			n += m
+		}
+		if err := tx.Commit(); err != nil {
+			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+		}
+		total += n
+		if s.onBatch != nil {
+			s.onBatch("events", n)
+		}
+	}
+}
+
 // The statements of transactions, prepared once at Open.
 const (
-	qLockRequest = `SELECT fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+	qLockRequest = `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
 		FROM requests WHERE scope = ? AND method = ? AND id = ?`
-	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateRequest = `UPDATE requests SET state = ?, result = ?, challenge_id = ?, sends = ?, claim_token = ?, claimed_at = ?
 		WHERE scope = ? AND method = ? AND id = ?`
 	qDeleteRequest        = `DELETE FROM requests WHERE scope = ? AND method = ? AND id = ?`
 	qAccountByPhone       = `SELECT a.id, a.phone, a.status FROM accounts a WHERE a.phone = ? ORDER BY a.status <> 'active', a.id LIMIT 1`
+	qAccountByID          = `SELECT a.id, a.phone, a.status FROM accounts a WHERE a.id = ?`
 	qAccountByAssociation = `SELECT a.id, a.phone, a.status FROM accounts a JOIN associations s ON s.account_id = a.id WHERE s.id = ?`
-	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.last4, c.expiry_year, c.expiry_month
+	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.secret_id, c.last4, c.expiry_year, c.expiry_month
 		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`
-	qAccountByToken = `SELECT a.id, a.phone, a.status, t.last4, t.expiry_year, t.expiry_month
+	qAccountByToken = `SELECT a.id, a.phone, a.status, t.secret_id, t.last4, t.expiry_year, t.expiry_month
 		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.hash = ?`
 	qCountEvents     = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject = ? AND at > ? LIMIT ?)`
 	qAddEvent        = `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`
 	qDeleteEvent     = `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE kind = ? AND subject = ? AND at = ? LIMIT 1)`
-	qInsertChallenge = `INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+	qInsertChallenge = `INSERT INTO challenges (id, account_id, code_mac, secret_id, state, attempts, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qLockChallenge = `SELECT account_id, phone, code_mac, state, attempts, created_at, expires_at
+	qLockChallenge = `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at
 		FROM challenges WHERE id = ?`
-	qUpdateChallenge = `UPDATE challenges SET code_mac = ?, state = ?, attempts = ?, expires_at = ? WHERE id = ?`
+	qUpdateChallenge = `UPDATE challenges SET code_mac = ?, secret_id = ?, state = ?, attempts = ?, expires_at = ? WHERE id = ?`
 	qSupersede       = `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`
 )
 
-var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
+var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByID, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
 
 type sqlTx struct {
 	ctx   context.Context
@@ -331,7 +388,7 @@ func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var state string
 	var claimedAt, createdAt int64
 	err := t.queryRow(qLockRequest, scope, method, id).
-		Scan(&r.Fingerprint, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -345,7 +402,7 @@ func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 
 func (t *sqlTx) InsertRequest(r *otp.Request) error {
 	return t.exec(qInsertRequest,
-		r.Scope, r.ID, r.Method, r.Fingerprint, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
+		r.Scope, r.ID, r.Method, r.Fingerprint, r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
 		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
 }
 
@@ -378,6 +435,10 @@ func (t *sqlTx) AccountByPhone(phone string) (*otp.Account, error) {
 	return t.account(qAccountByPhone, phone)
 }
 
+func (t *sqlTx) AccountByID(id string) (*otp.Account, error) {
+	return t.account(qAccountByID, id)
+}
+
 func (t *sqlTx) AccountByAssociation(associationID string) (*otp.Account, error) {
 	return t.account(qAccountByAssociation, associationID)
 }
@@ -396,7 +457,7 @@ func (t *sqlTx) accountByHash(query string, table cardTable, hash []byte) (*otp.
 	c := otp.Card{Hash: hash}
 	var status string
 	err := t.queryRow(query, hash).
-		Scan(&a.ID, &a.Phone, &status, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
+		Scan(&a.ID, &a.Phone, &status, &c.SecretID, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}
@@ -427,7 +488,7 @@ func (t *sqlTx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) er
 
 func (t *sqlTx) InsertChallenge(c *otp.Challenge) error {
 	return t.exec(qInsertChallenge,
-		c.ID, c.AccountID, c.Phone, c.CodeMAC, string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+		c.ID, c.AccountID, c.CodeMAC, c.SecretID, string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
 }
 
 func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
@@ -435,7 +496,7 @@ func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
 	var state string
 	var createdAt, expiresAt int64
 	err := t.queryRow(qLockChallenge, id).
-		Scan(&c.AccountID, &c.Phone, &c.CodeMAC, &state, &c.Attempts, &createdAt, &expiresAt)
+		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -449,7 +510,7 @@ func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
 
 func (t *sqlTx) UpdateChallenge(c *otp.Challenge) error {
 	return t.exec(qUpdateChallenge,
-		c.CodeMAC, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
+		c.CodeMAC, c.SecretID, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
 }
 
 func (t *sqlTx) SupersedeChallenges(accountID string) error {

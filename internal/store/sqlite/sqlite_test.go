@@ -123,7 +123,7 @@ func TestPurge(t *testing.T) {
 				State: otp.RequestDone, CreatedAt: at, ClaimedAt: at}); err != nil {
 				return err
 			}
-			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: "+919876543210", CodeMAC: []byte{1},
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
 				State: otp.ChallengeLive, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}); err != nil {
 				return err
 			}
@@ -200,7 +200,7 @@ func TestMigrateKeepsRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff},
+	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff}, SecretID: otp.LegacySecretID,
 		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
 		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
 	err = s.Tx(ctx, func(tx otp.Tx) error {
@@ -231,4 +231,57 @@ func TestMigrateKeepsRequests(t *testing.T) {
 func TestPurgeInBatches(t *testing.T) {
 	s, _ := open(t)
 	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { s.batch, s.onBatch = rows, seen }, 100, 2550)
+}
+
+// TestMigrateHashesPhones: a database that an otpgate of schema 4 left, with
+// a phone number in a challenge and in budget events, is migrated at Open:
+// the challenge loses the number, the rows name the legacy secret, and the
+// events are converted by the Service (storetest.CheckLegacyRowsConverted).
+func TestMigrateHashesPhones(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Up(ctx, db, ms[:4]); err != nil {
+		t.Fatal(err)
+	}
+	rows := storetest.LegacyRows
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, phone, status, updated_at) VALUES ('A1', ?, 'active', 0), ('A2', ?, 'active', 0)`,
+			[]any{storetest.LegacyPhone, storetest.LegacyPhone}},
+		{`INSERT INTO associations (id, account_id) VALUES ('as-2', 'A2')`, nil},
+		{`INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
+			VALUES ('ch-1', 'A1', ?, x'0102', 'live', 1, ?, ?)`, []any{storetest.LegacyPhone, rows.T0, rows.T0 + 300_000}},
+		{`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, 'A1', '4242', 2031, 7)`, []any{rows.CardHash}},
+	} {
+		if _, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		if _, err := db.Exec(`INSERT INTO events (kind, subject, at) VALUES ('send', ?, ?)`, rows.PhoneSend, rows.T0+int64(i)*10_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('challenges') WHERE name = 'phone'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("challenges still has a phone column (%d, %v)", n, err)
+	}
+	storetest.CheckLegacyRowsConverted(t, s)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/otpgate/otpgate/internal/otp"
 )
 
-// SetBatch sets a store's batch size for Purge, and
+// SetBatch sets a store's batch size for Purge and RenameSubjects, and
 // installs seen, which the store calls after each batch with the table and
 // the rows the batch changed.
 type SetBatch func(rows int, seen func(table string, rows int64))
@@ -30,11 +30,11 @@ func PurgeInBatches(t *testing.T, s otp.Store, setBatch SetBatch, batch, rows in
 				at = cut.Add(time.Hour) // fresh
 			}
 			id := fmt.Sprint("r-", i)
-			if err := tx.InsertRequest(&otp.Request{ID: id, Method: "sendOtp", Fingerprint: []byte{1},
+			if err := tx.InsertRequest(&otp.Request{ID: id, Method: "sendOtp", Fingerprint: []byte{1}, SecretID: "k1",
 				State: otp.RequestDone, CreatedAt: at, ClaimedAt: at}); err != nil {
 				return err
 			}
-			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", CodeMAC: []byte{1}, SecretID: "k1",
 				State: otp.ChallengeLive, CreatedAt: at.Add(-5 * time.Minute), ExpiresAt: at}); err != nil {
 				return err
 			}
@@ -90,5 +90,58 @@ func PurgeInBatches(t *testing.T, s otp.Store, setBatch SetBatch, batch, rows in
 	}
 	if got := countEvents(t, s, otp.EventSend, "account:A1", cut.Add(-24*time.Hour)); got != 2 {
 		t.Errorf("%d events of account:A1 left, want the 2 fresh ones", got)
+	}
+}
+
+// LegacyPhone is the phone number of the rows that LegacyRows describes.
+const LegacyPhone = phone1
+
+// LegacyRows are the rows that an otpgate of schema version 4 left, for a
+// store's migration test to write in its dialect: accounts A1 and A2 (as-2)
+// share LegacyPhone; challenge ch-1 of A1 holds the number in clear, code_mac
+// 0x0102, live, one attempt, created at t0; a card of A1 whose hash is 32
+// bytes of 0x01; and five sends counted under "phone:"+LegacyPhone, in the
+// minute after t0.
+var LegacyRows = struct {
+	T0        int64
+	CardHash  []byte
+	PhoneSend string
+}{t0.UnixMilli(), cardHash(1), "phone:" + phone1}
+
+// CheckLegacyRowsConverted checks a store migrated from LegacyRows: the rows
+// name the legacy secret, and once the Service has hashed the phones of
+// older events, no event holds the number and the phone's budget still
+// counts its five sends.
+func CheckLegacyRowsConverted(t *testing.T, s otp.Store) {
+	t.Helper()
+	ctx := context.Background()
+	ch := lockChallenge(t, s, "ch-1")
+	if ch == nil || ch.SecretID != otp.LegacySecretID || ch.AccountID != "A1" || ch.Attempts != 1 || string(ch.CodeMAC) != "\x01\x02" {
+		t.Errorf("challenge ch-1 after the migration: %+v; want A1's, 1 attempt, code_mac 0102, secret %q", ch, otp.LegacySecretID)
+	}
+	var card *otp.Card
+	inTx(t, s, func(tx otp.Tx) (err error) { _, card, err = tx.AccountByCard(LegacyRows.CardHash); return err })
+	if card == nil || card.SecretID != otp.LegacySecretID {
+		t.Errorf("the card after the migration: %+v; want secret %q", card, otp.LegacySecretID)
+	}
+	svc, err := otp.New(otp.Config{Store: s, Messenger: &messenger{}, Policy: otp.DefaultPolicy(),
+		Secret: cardHash(7), Now: func() time.Time { return t0.Add(2 * time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.HashLegacyPhones(ctx); err != nil || n != 5 {
+		t.Fatalf("HashLegacyPhones = %d, %v; want 5 events", n, err)
+	}
+	if n, err := svc.HashLegacyPhones(ctx); err != nil || n != 0 {
+		t.Errorf("HashLegacyPhones again = %d, %v; want 0", n, err)
+	}
+	if n := countEvents(t, s, otp.EventSend, LegacyRows.PhoneSend, t0.Add(-time.Hour)); n != 0 {
+		t.Errorf("%d events still name the phone in clear", n)
+	}
+	// A2 has sent nothing, but its phone has sent five times in 15 minutes.
+	out, err := svc.Send(ctx, otp.SendRequest{Ref: otp.Ref{RequestID: "send-a2", Method: "sendOtp", Fingerprint: []byte("a2")},
+		AssociationID: "as-2"})
+	if err != nil || out.Result != otp.SendLimitReached {
+		t.Errorf("sendOtp to the phone whose sends were counted before the migration = %+v, %v; want %s", out, err, otp.SendLimitReached)
 	}
 }

@@ -68,6 +68,7 @@ func RunInstances(t *testing.T, open Opener) {
 		{"Challenges", testChallenges},
 		{"Supersede", testSupersede},
 		{"Purge", testPurge},
+		{"RenameSubjects", testRenameSubjects},
 		{"Rollback", testRollback},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"ConcurrentNewRequest", testConcurrentNewRequest},
@@ -184,7 +185,7 @@ func cardHash(n byte) []byte { return bytes.Repeat([]byte{n}, 32) }
 
 func testRequests(t *testing.T, open Opener) {
 	s := one(t, open)
-	want := &otp.Request{Scope: "piaid-1", ID: "req-1", Method: "sendOtp", Fingerprint: []byte{0, 1, 2, 0xff},
+	want := &otp.Request{Scope: "piaid-1", ID: "req-1", Method: "sendOtp", Fingerprint: []byte{0, 1, 2, 0xff}, SecretID: "k1",
 		State: otp.RequestPending, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 1, ClaimToken: "claim-1",
 		ClaimedAt: t0, CreatedAt: t0.Add(-time.Second)}
 	inTx(t, s, func(tx otp.Tx) error {
@@ -257,10 +258,10 @@ var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards",
 
 func testAccountLookups(t *testing.T, open Opener) {
 	s := one(t, open)
-	card := otp.Card{Hash: cardHash(1), Last4: "4242", ExpiryYear: 2031, ExpiryMonth: 7}
+	card := otp.Card{Hash: cardHash(1), SecretID: "k1", Last4: "4242", ExpiryYear: 2031, ExpiryMonth: 7}
 	// A token whose number is the number of C1's card: tokens and cards are
 	// apart, so it is no conflict, and each lookup finds its own.
-	token := otp.Card{Hash: cardHash(1), Last4: "4242"}
+	token := otp.Card{Hash: cardHash(1), SecretID: "k2", Last4: "4242"}
 	importAccounts(t, s,
 		otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-b2"},
 			Tokens: []otp.Card{token, {Hash: cardHash(3), Last4: "3333", ExpiryYear: 2030, ExpiryMonth: 1}}},
@@ -281,6 +282,17 @@ func testAccountLookups(t *testing.T, open Opener) {
 	} {
 		if diff := cmp.Diff(c.want, byPhone(t, s, c.phone), ignoreLinks); diff != "" {
 			t.Errorf("AccountByPhone(%s) (-want +got):\n%s", c.phone, diff)
+		}
+	}
+	for id, want := range map[string]*otp.Account{
+		"B2": {ID: "B2", Phone: phone1, Status: otp.StatusActive},
+		"A9": {ID: "A9", Phone: phone1, Status: otp.StatusClosed},
+		"C9": nil,
+	} {
+		var got *otp.Account
+		inTx(t, s, func(tx otp.Tx) (err error) { got, err = tx.AccountByID(id); return err })
+		if diff := cmp.Diff(want, got, ignoreLinks); diff != "" {
+			t.Errorf("AccountByID(%s) (-want +got):\n%s", id, diff)
 		}
 	}
 	for id, want := range map[string]string{"as-b2": "B2", "as-c1": "C1", "as-c1b": "C1", "as-none": ""} {
@@ -549,7 +561,7 @@ func testEvents(t *testing.T, open Opener) {
 
 func testChallenges(t *testing.T, open Opener) {
 	s := one(t, open)
-	want := &otp.Challenge{ID: "ch-1", AccountID: "A1", Phone: phone1, CodeMAC: bytes.Repeat([]byte{0xa5, 0}, 16),
+	want := &otp.Challenge{ID: "ch-1", AccountID: "A1", SecretID: "k1", CodeMAC: bytes.Repeat([]byte{0xa5, 0}, 16),
 		State: otp.ChallengeSending, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
 	if c := lockChallenge(t, s, want.ID); c != nil {
 		t.Errorf("LockChallenge of a missing challenge = %+v", c)
@@ -578,7 +590,7 @@ func testSupersede(t *testing.T, open Opener) {
 			if strings.HasPrefix(id, "b-") {
 				acct = "A2"
 			}
-			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: acct, Phone: phone1, CodeMAC: []byte(id),
+			if err := tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: acct, SecretID: "k1", CodeMAC: []byte(id),
 				State: st, Attempts: 2, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
 				return err
 			}
@@ -612,7 +624,7 @@ func testPurge(t *testing.T, open Opener) {
 				return err
 			}
 			exp := cut.Challenges.Add(d)
-			if err := tx.InsertChallenge(&otp.Challenge{ID: name, AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+			if err := tx.InsertChallenge(&otp.Challenge{ID: name, AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
 				State: otp.ChallengeLive, CreatedAt: exp.Add(-5 * time.Minute), ExpiresAt: exp}); err != nil {
 				return err
 			}
@@ -645,6 +657,57 @@ func testPurge(t *testing.T, open Opener) {
 	}
 }
 
+// testRenameSubjects: the events whose subject starts with the prefix are
+// renamed, every one of them (more subjects than a batch), the others left
+// alone; a second run finds nothing to do.
+func testRenameSubjects(t *testing.T, open Opener) {
+	s := one(t, open)
+	ctx := context.Background()
+	const phones = 2500 // more than one batch of subjects
+	inTx(t, s, func(tx otp.Tx) error {
+		for i := range phones {
+			for _, kind := range []otp.EventKind{otp.EventSend, otp.EventVerifyFail} {
+				if err := tx.AddEvent(kind, fmt.Sprintf("phone:+9198%08d", i), t0); err != nil {
+					return err
+				}
+			}
+		}
+		for _, subject := range []string{"account:A1", "phone:hashed", "phones:+91"} {
+			if err := tx.AddEvent(otp.EventSend, subject, t0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	rename := func(subject string) string { return "phone:h" + strings.TrimPrefix(subject, "phone:+") }
+	n, err := s.RenameSubjects(ctx, "phone:+", rename)
+	if err != nil || n != 2*phones {
+		t.Fatalf("RenameSubjects = %d, %v; want %d events", n, err, 2*phones)
+	}
+	for _, c := range []struct {
+		subject string
+		want    int
+	}{
+		{"phone:+919800000000", 0}, {"phone:h919800000000", 1}, {fmt.Sprintf("phone:h9198%08d", phones-1), 1},
+		{"account:A1", 1}, {"phone:hashed", 1}, {"phones:+91", 1},
+	} {
+		if got := countEvents(t, s, otp.EventSend, c.subject, t0.Add(-time.Hour)); got != c.want {
+			t.Errorf("events of %s after the renaming: %d, want %d", c.subject, got, c.want)
+		}
+	}
+	if got := countEvents(t, s, otp.EventVerifyFail, "phone:h919800000007", t0.Add(-time.Hour)); got != 1 {
+		t.Errorf("a renamed subject lost its events of another kind: %d, want 1", got)
+	}
+	if n, err := s.RenameSubjects(ctx, "phone:+", rename); err != nil || n != 0 {
+		t.Errorf("second RenameSubjects = %d, %v; want 0", n, err)
+	}
+	// A name that would be renamed again is refused, not looped on.
+	inTx(t, s, func(tx otp.Tx) error { return tx.AddEvent(otp.EventSend, "phone:+1", t0) })
+	if _, err := s.RenameSubjects(ctx, "phone:+", func(s string) string { return s + "0" }); err == nil {
+		t.Error("RenameSubjects to names with the prefix: no error")
+	}
+}
+
 // writeAll inserts a record of every kind, as a transaction that then fails
 // would.
 func writeAll(tx otp.Tx) error {
@@ -652,7 +715,7 @@ func writeAll(tx otp.Tx) error {
 		CreatedAt: t0, ClaimedAt: t0}); err != nil {
 		return err
 	}
-	if err := tx.InsertChallenge(&otp.Challenge{ID: "c", AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+	if err := tx.InsertChallenge(&otp.Challenge{ID: "c", AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
 		State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
 		return err
 	}
@@ -796,7 +859,7 @@ func testConcurrentNewRequest(t *testing.T, open Opener) {
 func insertLive(t *testing.T, s otp.Store, id string) {
 	t.Helper()
 	inTx(t, s, func(tx otp.Tx) error {
-		return tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", Phone: phone1, CodeMAC: []byte{1},
+		return tx.InsertChallenge(&otp.Challenge{ID: id, AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
 			State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
 	})
 }
@@ -888,7 +951,7 @@ func testConcurrentSupersede(t *testing.T, open Opener) {
 			if err := tx.SupersedeChallenges("A1"); err != nil {
 				return err
 			}
-			return tx.InsertChallenge(&otp.Challenge{ID: fmt.Sprint("ch-", i), AccountID: "A1", Phone: phone1,
+			return tx.InsertChallenge(&otp.Challenge{ID: fmt.Sprint("ch-", i), AccountID: "A1", SecretID: "k1",
 				CodeMAC: []byte{1}, State: otp.ChallengeLive, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
 		})
 	})
