@@ -59,6 +59,10 @@ func (s *Service) sendRules() []budgetRule {
 	return []budgetRule{{EventSend, s.policy.SendBudgets}, {EventVerifyFail, s.policy.FailBudgets}}
 }
 
+func (s *Service) failRules() []budgetRule {
+	return []budgetRule{{EventVerifyFail, s.policy.FailBudgets}}
+}
+
 // budgetSpent reports whether a send or failure budget of the account or its
 // phone is spent. Both dialects count against the same budgets.
 func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error) {

@@ -54,33 +54,45 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 		return Outcome{}, ErrUnknownSend
 	}
 
+	// The failure budget is a hard bound on guesses (SPEC §10): once the
+	// account or the phone has spent it, no guess is compared with any code
+	// of theirs, and none is counted, until the window frees up. Without this
+	// a live code would keep its attempts past the budget: 19 failures, a
+	// new code, 5 more guesses.
 	acct, err := s.accountOf(tx, ch)
 	if err != nil {
 		return Outcome{}, err
 	}
-	// Compute the MAC whatever the state, so timing says nothing about it.
-	matches := s.matches(ch, r.Code)
-	result := VerifyNotMatched
-	switch {
-	case ch.State == ChallengeConsumed:
-		if matches {
-			result = VerifyAlreadyUsed
-		}
-	case ch.State != ChallengeLive, !now.Before(ch.ExpiresAt), ch.Attempts >= s.policy.MaxAttempts:
-		// Expired, superseded or out of attempts: the enum has no better code.
-	default:
-		ch.Attempts++
-		if matches {
-			ch.State = ChallengeConsumed
-			result = VerifySuccess
-		}
-		if err := tx.UpdateChallenge(ch); err != nil {
-			return Outcome{}, err
-		}
+	groups := s.budgetSubjects(acct, now)
+	spent, err := s.spent(tx, groups, s.failRules(), now)
+	if err != nil {
+		return Outcome{}, err
 	}
-	if result == VerifyNotMatched {
-		if err := s.addEvents(tx, EventVerifyFail, s.budgetSubjects(acct, now), now); err != nil {
-			return Outcome{}, err
+	result := VerifyNotMatched
+	if !spent {
+		// Compute the MAC whatever the state, so timing says nothing about it.
+		matches := s.matches(ch, r.Code)
+		switch {
+		case ch.State == ChallengeConsumed:
+			if matches {
+				result = VerifyAlreadyUsed
+			}
+		case ch.State != ChallengeLive, !now.Before(ch.ExpiresAt), ch.Attempts >= s.policy.MaxAttempts:
+			// Expired, superseded or out of attempts: the enum has no better code.
+		default:
+			ch.Attempts++
+			if matches {
+				ch.State = ChallengeConsumed
+				result = VerifySuccess
+			}
+			if err := tx.UpdateChallenge(ch); err != nil {
+				return Outcome{}, err
+			}
+		}
+		if result == VerifyNotMatched {
+			if err := s.addEvents(tx, EventVerifyFail, groups, now); err != nil {
+				return Outcome{}, err
+			}
 		}
 	}
 	rec = s.newRequest(r.Ref, now, RequestDone, result)
