@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/otpgate/otpgate/internal/accounts"
+	"github.com/otpgate/otpgate/internal/otp"
 )
 
 type importCmd struct {
@@ -25,9 +26,19 @@ func (c *importCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	accts, err := accounts.ParseFile(c.File, cards.Hash)
+	// Every number under the one secret that writes now, named beside it;
+	// serve looks numbers up under every secret listed.
+	w := cards.Writer()
+	accts, err := accounts.ParseFile(c.File, func(number string) []byte { return otp.HashCard(w, number) })
 	if err != nil {
 		return fmt.Errorf("%s: nothing imported:\n%w", c.File, err)
+	}
+	for i := range accts {
+		for _, list := range [][]otp.Card{accts[i].Cards, accts[i].Tokens} {
+			for j := range list {
+				list[j].SecretID = w.ID
+			}
+		}
 	}
 	st, err := c.openStore(ctx, c.DataDir, false)
 	if err != nil {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
 )
@@ -27,70 +25,52 @@ func ensureDataDir(dir string) error {
 	return nil
 }
 
-// loadSecret reads an HMAC secret from path, or, when path is empty, from
-// the file name in the data directory, generating it there on first use. A
-// secret file that others can read is refused: with it and the database,
-// codes and card numbers could be brute-forced offline.
-func loadSecret(path, dataDir, name string) ([]byte, error) {
-	generate := path == ""
-	if generate {
+// loadKeyring reads a secrets file (see secrets.go) from path, or, when path
+// is empty, the file name in the data directory, generating it there, with
+// one secret, on first use.
+func loadKeyring(path, dataDir, name string) (*otp.Keyring, error) {
+	if path == "" {
 		if err := ensureDataDir(dataDir); err != nil {
 			return nil, err
 		}
 		path = filepath.Join(dataDir, name)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := generateSecretsFile(path); err != nil {
+				return nil, err
+			}
+		}
 	}
-	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) && generate {
-		return generateSecret(path)
-	}
+	secrets, err := readSecretsFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
+		return nil, err
 	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secret %s has permissions %04o; it must be readable by its owner only (chmod 600 %s)",
-			path, info.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(secret) < 32 {
-		return nil, fmt.Errorf("secret %s must hold at least 32 bytes as hex (64 hex digits)", path)
-	}
-	return secret, nil
+	return otp.NewKeyring(secrets...)
 }
 
-func generateSecret(path string) ([]byte, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("code secret: %w", err)
+// generateSecretsFile writes a secrets file of one new secret at path,
+// unless one is there already.
+func generateSecretsFile(path string) error {
+	s, err := newSecret("", time.Now())
+	if err != nil {
+		return err
 	}
-	// O_EXCL: two processes starting at once must not write two secrets.
+	// O_EXCL: two processes starting at once must not write two files.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return loadSecret(path, "", "")
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
-	if _, err := f.WriteString(hex.EncodeToString(secret) + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	return secret, f.Close()
+	return writeAndClose(f, formatSecret(s))
 }
 
-// cardHasher loads (or generates) the card secret and builds the hasher that
-// both serve and accounts import look cards up by.
+// cardHasher loads (or generates) the card secrets and builds the hasher
+// that both serve and accounts import look cards up by.
 func cardHasher(path, dataDir string) (otp.CardHasher, error) {
-	secret, err := loadSecret(path, dataDir, cardSecretFile)
+	keys, err := loadKeyring(path, dataDir, cardSecretFile)
 	if err != nil {
 		return otp.CardHasher{}, err
 	}
-	return otp.NewCardHasher(secret)
+	return otp.NewCardHasherOf(keys, nil), nil
 }

@@ -20,8 +20,8 @@ const demoCard = "4123456789101112"
 func demoAccounts(cards otp.CardHasher) []otp.Account {
 	return []otp.Account{
 		{ID: "demo-active", Phone: "+919876543210", Status: otp.StatusActive, AssociationIDs: []string{"as-demo-1"},
-			Cards:  []otp.Card{{Hash: cards.Hash(demoCard), Last4: demoCard[12:], ExpiryYear: 2030, ExpiryMonth: 1}},
-			Tokens: []otp.Card{{Hash: cards.Hash(demoCard), Last4: demoCard[12:], ExpiryYear: 2030, ExpiryMonth: 1}}},
+			Cards:  []otp.Card{{Hash: cards.Hash(demoCard), SecretID: cards.Writer().ID, Last4: demoCard[12:], ExpiryYear: 2030, ExpiryMonth: 1}},
+			Tokens: []otp.Card{{Hash: cards.Hash(demoCard), SecretID: cards.Writer().ID, Last4: demoCard[12:], ExpiryYear: 2030, ExpiryMonth: 1}}},
 		{ID: "demo-closed", Phone: "+919876543211", Status: otp.StatusClosed, AssociationIDs: []string{"as-demo-closed"}},
 		{ID: "demo-fraud", Phone: "+919876543212", Status: otp.StatusClosedFraud, AssociationIDs: []string{"as-demo-fraud"}},
 		{ID: "demo-not-eligible", Phone: "+919876543213", Status: otp.StatusNotEligible, AssociationIDs: []string{"as-demo-ne"}},

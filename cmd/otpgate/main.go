@@ -33,6 +33,7 @@ type cli struct {
 	} `cmd:"" help:"Manage the accounts directory."`
 	Migrate  migrateCmd  `cmd:"" help:"Apply the database schema (serve does it too unless --no-migrate)."`
 	Keys     keysCmd     `cmd:"" help:"Make, list, export and import the keys of the message protection."`
+	Secrets  secretsCmd  `cmd:"" help:"Make the HMAC secrets of codes and cards, and rotate them."`
 	Simulate simulateCmd `cmd:"" help:"Play Google against a deployment: conformance scenarios, load, fixture accounts."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }

@@ -31,8 +31,8 @@ type serveCmd struct {
 	MaxInFlight int           `name:"max-in-flight" help:"Requests of Google's methods at work at once (envelope, database; not the wait for an SMS provider); beyond it a request waits up to --queue-wait, then gets a 503 that Google retries. 0: no bound. Default: 4 per CPU core." default:"${max_in_flight}"`
 	QueueWait   time.Duration `name:"queue-wait" help:"How long a request may wait for one of the --max-in-flight slots before its 503." default:"50ms"`
 
-	CodeSecretFile string `help:"File holding the HMAC secret of codes as hex (at least 32 bytes, mode 0600). Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
-	CardSecretFile string `help:"File holding the HMAC secret that card numbers are looked up by, as hex (mode 0600); accounts import must use the same. Default: generated in the data directory." type:"path" placeholder:"FILE"`
+	CodeSecretFile string `help:"Secrets file (mode 0600) of the HMAC secrets of codes, request fingerprints and phone numbers at rest: lines of ID HEX, oldest first, the newest writes and all verify (otpgate secrets generate adds one); a single hex line is one secret. Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
+	CardSecretFile string `help:"Secrets file (mode 0600, as --code-secret-file) of the HMAC secrets card numbers are looked up by; accounts import must use the same. Default: generated in the data directory." type:"path" placeholder:"FILE"`
 
 	PIAID               []string          `name:"piaid" help:"paymentIntegratorAccountId served by the India Cards methods and /v2/echo (repeatable or comma-separated); requests for any other get 404."`
 	ECI                 string            `name:"eci" help:"Electronic Commerce Indicator sent with a successful India Cards verifyOtp (none by default)."`
@@ -65,7 +65,7 @@ type serveCmd struct {
 	CodeLifetime    time.Duration `help:"How long a code can be verified." default:"5m"`
 	MaxAttempts     int           `help:"Wrong guesses per code before it is dead." default:"5"`
 	SendLimit       []budgetFlag  `help:"Send budgets per account and per phone, COUNT/WINDOW, comma-separated." default:"5/15m,10/24h"`
-	FailLimit       []budgetFlag  `help:"Failed-verification budgets per account and per phone, after which sendOtp answers OTP_LIMIT_REACHED." default:"20/24h"`
+	FailLimit       []budgetFlag  `help:"Failed-verification budgets per account and per phone, after which sendOtp answers OTP_LIMIT_REACHED and verifyOtp compares no more codes: a hard bound on guesses." default:"20/24h"`
 	TimestampWindow time.Duration `help:"Accepted distance of requestTimestamp from server time, either way." default:"60s"`
 	MaxBodyBytes    int64         `help:"Largest request body accepted." default:"65536"`
 	ClaimLease      time.Duration `help:"How long an unfinished sendOtp belongs to the instance that started it before a retry may take it over; must exceed --sms-timeout." default:"30s"`
@@ -280,7 +280,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	defer closeSender()
 
-	secret, err := loadSecret(c.CodeSecretFile, c.DataDir, codeSecretFile)
+	codeKeys, err := loadKeyring(c.CodeSecretFile, c.DataDir, codeSecretFile)
 	if err != nil {
 		return err
 	}
@@ -306,7 +306,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		// A request waiting for the SMS provider gives its --max-in-flight
 		// slot back meanwhile.
 		Store: st, Messenger: server.ReleaseSlotWhileSending(sms.CodeMessenger{Composer: composer, Sender: sender}),
-		Policy: c.policy(), Secret: secret, Logger: log,
+		Policy: c.policy(), Secrets: codeKeys, Logger: log,
 	})
 	if err != nil {
 		return err
