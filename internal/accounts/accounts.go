@@ -239,7 +239,7 @@ func (c *collector) add(r row) bool {
 	if r.status != "" {
 		a.Status = otp.AccountStatus(r.status)
 		if !a.Status.Valid() {
-			check(fmt.Errorf("%s %s: unknown; want one of %s", fieldStatus, quote(r.status), statusList))
+			check(fmt.Errorf("%s %s: unknown; want one of %s", fieldStatus, quoteMasked(r.status), statusList))
 		}
 	}
 
