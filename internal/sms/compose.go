@@ -98,16 +98,7 @@ func (c *Composer) text(token, code string) string {
 }
 
 func (c *Composer) checkCode(code string) error {
-	// The length is reported, never the code itself.
-	if len(code) != c.codeLength {
-		return fmt.Errorf("sms: code must be %d digits, got %d bytes", c.codeLength, len(code))
-	}
-	for i := 0; i < len(code); i++ {
-		if code[i] < '0' || code[i] > '9' {
-			return fmt.Errorf("sms: code must be %d ASCII digits, found a non-digit", c.codeLength)
-		}
-	}
-	return nil
+	return checkCodeDigits(code, c.codeLength)
 }
 
 func checkToken(token string) error {

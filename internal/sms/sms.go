@@ -4,9 +4,35 @@ package sms
 import "context"
 
 // Message is one SMS to send.
+//
+// Only To and Text are needed to send it; the other fields are optional, and
+// a Sender that has no use for them ignores them. A [TemplateSet] fills them.
 type Message struct {
 	To   string // E.164
 	Text string
+	// Flow is the OTP flow the message belongs to, "" when unknown: for
+	// metrics, logs and routing, never part of the text.
+	Flow Flow
+	// DLT carries the ids that India's DLT rules require with the message
+	// (TRAI TCCCPR 2018), nil elsewhere. An SMPP provider sends them as
+	// TLVs and its source address, an HTTP gateway as body fields
+	// ({dlt_entity_id}, {dlt_template_id}, {sender}).
+	DLT *DLT
+}
+
+// DLT are the India DLT registrations a message is sent under. Each message
+// gets its own copy: a Sender may keep it.
+type DLT struct {
+	// EntityID is the principal entity id (PE ID) of the sender, digits,
+	// commonly 19 of them ("1101…"). SMPP aggregators commonly expect it
+	// in TLV 0x1400.
+	EntityID string
+	// TemplateID is the id of the registered content template, digits,
+	// commonly 19 of them ("1107…"). Commonly TLV 0x1401.
+	TemplateID string
+	// Header is the registered sender id (header), e.g. "XYZBNK"; "" when
+	// the provider's own configured source address is to be used.
+	Header string
 }
 
 // Sender hands a message to an SMS provider. Send returns nil only when the
