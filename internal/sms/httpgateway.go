@@ -23,10 +23,16 @@ const (
 	DefaultHTTPTimeout      = 10 * time.Second
 )
 
-// Placeholders of HTTPConfig.BodyTemplate.
+// Placeholders of HTTPConfig.BodyTemplate. {to} and {text} are required;
+// the others carry the message's India DLT registration ([Message.DLT]) and
+// are "" for a message without one.
 const (
 	ToPlaceholder   = "{to}"
 	TextPlaceholder = "{text}"
+
+	DLTEntityIDPlaceholder   = "{dlt_entity_id}"   // DLT.EntityID, the PE ID
+	DLTTemplateIDPlaceholder = "{dlt_template_id}" // DLT.TemplateID
+	SenderPlaceholder        = "{sender}"          // DLT.Header, the registered sender id
 )
 
 // maxDrain bounds how much of a gateway's answer is read before the body is
@@ -38,8 +44,12 @@ const maxDrain = 64 << 10
 //
 // BodyTemplate is the request body, in which {to} is replaced by the phone
 // number (E.164) and {text} by the message text, each as often as it occurs;
-// both must occur. The values are escaped for the body's format, chosen by
-// the media type of ContentType:
+// both must occur. For India's DLT rules, {dlt_entity_id}, {dlt_template_id}
+// and {sender} may occur too: they are replaced by the entity id, template id
+// and header of the message's template ("" when it has none), for example
+// {"to":{to},"text":{text},"pe_id":{dlt_entity_id},"template_id":{dlt_template_id},"sender":{sender}}.
+// The values are escaped for the body's format, chosen by the media type of
+// ContentType:
 //
 //   - application/json, or any type ending in +json: each value is inserted
 //     as a complete JSON string, quotes included, so the template writes
@@ -72,7 +82,7 @@ type HTTPSender struct {
 	url     string
 	host    string // the only part of the URL errors show: the rest may hold an API key
 	header  http.Header
-	render  func(to, text string) []byte
+	render  func(m Message) []byte
 	timeout time.Duration
 }
 
@@ -156,14 +166,31 @@ func NewHTTPSender(cfg HTTPConfig, client *http.Client) (*HTTPSender, error) {
 			return nil, fmt.Errorf("sms: http gateway: body template has no %s", p)
 		}
 	}
-	render := func(to, text string) []byte {
-		return []byte(strings.NewReplacer(ToPlaceholder, escape.value(to), TextPlaceholder, escape.value(text)).Replace(tmpl))
+	render := func(m Message) []byte {
+		var d DLT
+		if m.DLT != nil {
+			d = *m.DLT
+		}
+		return []byte(strings.NewReplacer(
+			ToPlaceholder, escape.value(m.To),
+			TextPlaceholder, escape.value(m.Text),
+			DLTEntityIDPlaceholder, escape.value(d.EntityID),
+			DLTTemplateIDPlaceholder, escape.value(d.TemplateID),
+			SenderPlaceholder, escape.value(d.Header),
+		).Replace(tmpl))
 	}
 	// Catch a template that cannot produce a valid body, such as a quoted
 	// "{text}" in JSON or a JSON template with a form content type, now
 	// rather than at the first message.
-	const sampleTo, sampleText = "+10000000000", "sample \"text\" & more = {x}\n"
-	if err := escape.check(render(sampleTo, sampleText), sampleTo, sampleText); err != nil {
+	sample := Message{To: "+10000000000", Text: "sample \"text\" & more = {x}\n",
+		DLT: &DLT{EntityID: "1101000000000000001", TemplateID: "1107000000000000002", Header: "SAMPLEHDR"}}
+	want := []string{sample.To, sample.Text}
+	for p, v := range map[string]string{DLTEntityIDPlaceholder: sample.DLT.EntityID, DLTTemplateIDPlaceholder: sample.DLT.TemplateID, SenderPlaceholder: sample.DLT.Header} {
+		if strings.Contains(tmpl, p) {
+			want = append(want, v)
+		}
+	}
+	if err := escape.check(render(sample), want...); err != nil {
 		return nil, fmt.Errorf("sms: http gateway: body template does not give valid %s: %w", contentType, err)
 	}
 
@@ -198,7 +225,7 @@ func (s *HTTPSender) Send(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 
-	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(s.render(m.To, m.Text)))
+	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(s.render(m)))
 	if err != nil {
 		return fmt.Errorf("sms: http gateway %s: build request: %w", s.host, unwrapURLError(err))
 	}
