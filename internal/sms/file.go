@@ -18,7 +18,8 @@ const Stdout = "-"
 
 // FileSender is a development and test sink: instead of sending an SMS it
 // appends one JSON object per line, {"to":…,"text":…,"at":…}, to a file or a
-// writer, from which [ReadFile] (or a person) reads the codes back. It is safe
+// writer (with "flow" and "dlt":{"entityId","templateId","header"} when the
+// message has them), from which [ReadFile] (or a person) reads the codes back. It is safe
 // for concurrent use.
 //
 // The file holds codes in clear: it is for development, never production.
@@ -32,9 +33,18 @@ type FileSender struct {
 
 // fileRecord is one line of a FileSender's output.
 type fileRecord struct {
-	To   string `json:"to"`
-	Text string `json:"text"`
-	At   string `json:"at"` // RFC 3339 with nanoseconds, UTC
+	To   string   `json:"to"`
+	Text string   `json:"text"`
+	At   string   `json:"at"` // RFC 3339 with nanoseconds, UTC
+	Flow Flow     `json:"flow,omitempty"`
+	DLT  *fileDLT `json:"dlt,omitempty"`
+}
+
+// fileDLT is Message.DLT in a line of a FileSender.
+type fileDLT struct {
+	EntityID   string `json:"entityId"`
+	TemplateID string `json:"templateId"`
+	Header     string `json:"header,omitempty"`
 }
 
 // NewFileSender opens path for appending, creating it with mode 0600 (it
@@ -80,7 +90,10 @@ func (s *FileSender) Send(ctx context.Context, m Message) error {
 	}
 	// The time is taken under the lock so that "at" never goes backwards
 	// from one line to the next.
-	rec := fileRecord{To: m.To, Text: m.Text, At: s.now().UTC().Format(time.RFC3339Nano)}
+	rec := fileRecord{To: m.To, Text: m.Text, At: s.now().UTC().Format(time.RFC3339Nano), Flow: m.Flow}
+	if m.DLT != nil {
+		rec.DLT = &fileDLT{EntityID: m.DLT.EntityID, TemplateID: m.DLT.TemplateID, Header: m.DLT.Header}
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep "<>&" readable on the console; still valid JSON
@@ -157,7 +170,11 @@ func ReadMessages(r io.Reader) ([]Message, error) {
 				}
 				return nil, fmt.Errorf("line %d: %w", lineNo, uerr)
 			}
-			msgs = append(msgs, Message{To: rec.To, Text: rec.Text})
+			m := Message{To: rec.To, Text: rec.Text, Flow: rec.Flow}
+			if rec.DLT != nil {
+				m.DLT = &DLT{EntityID: rec.DLT.EntityID, TemplateID: rec.DLT.TemplateID, Header: rec.DLT.Header}
+			}
+			msgs = append(msgs, m)
 		}
 		if partial {
 			return msgs, nil

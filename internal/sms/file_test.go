@@ -37,12 +37,30 @@ func TestFileSenderLineFormat(t *testing.T) {
 	}
 }
 
+// TestFileSenderLineFormatDLT: the flow and DLT ids, when a message has
+// them, so that a test of the real binary can check them.
+func TestFileSenderLineFormatDLT(t *testing.T) {
+	var buf strings.Builder
+	s := NewWriterSender(&buf)
+	s.now = fixedClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	m := Message{To: "+919876543210", Text: "123456", Flow: FlowCard, DLT: &DLT{EntityID: "1101", TemplateID: "1107", Header: "XYZBNK"}}
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatalf("Send() error = %v", err)
+	}
+	want := `{"to":"+919876543210","text":"123456","at":"2026-01-02T03:04:05Z","flow":"card","dlt":{"entityId":"1101","templateId":"1107","header":"XYZBNK"}}` + "\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("line mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func TestFileSenderRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sms.jsonl")
 	msgs := []Message{
 		{To: "+919876543210", Text: "AB12345678C\nYour code is 123456."},
 		{To: "+33612345678", Text: "0123456789A\nVotre code : 000001 — ne le partagez pas"},
 		{To: "+15551234567", Text: ""},
+		{To: "+919876543210", Text: "123456 is your OTP. -XYZ Bank", Flow: FlowCard, DLT: &DLT{EntityID: "1101234567890123456", TemplateID: "1107161234567890123", Header: "XYZBNK"}},
+		{To: "+919876543210", Text: "AB12345678C\n123456", Flow: FlowLegacy, DLT: &DLT{EntityID: "1", TemplateID: "2"}},
 	}
 
 	// Two senders one after the other: the second appends, never truncates.
