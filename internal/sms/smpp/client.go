@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -93,6 +94,12 @@ type Config struct {
 	// the DLT entity id as {TagDLTEntityID, []byte("1101…")}. A tag given
 	// again for a message is replaced by the message's.
 	TLVs []TLV
+	// DLTEntityIDTag and DLTTemplateIDTag are the TLVs in which Send puts
+	// the India DLT entity id and content template id of a message
+	// (sms.Message.DLT), as octets without a NUL; 0 means TagDLTEntityID
+	// (0x1400) and TagDLTTemplateID (0x1401), what aggregators commonly
+	// expect. Ask the aggregator: some use other tags.
+	DLTEntityIDTag, DLTTemplateIDTag uint16
 
 	WindowSize int     // submit_sm awaiting their response at most; default 10
 	TPS        float64 // submit_sm per second at most, evenly spaced; 0: no limit
@@ -183,6 +190,10 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Validate checks cfg as New does, without connecting: for a configuration
+// check before serving.
+func (cfg Config) Validate() error { return cfg.check() }
+
 func (cfg *Config) check() error {
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil || host == "" {
@@ -210,6 +221,10 @@ func (cfg *Config) check() error {
 	}
 	if cfg.BindMode != Transceiver && cfg.BindMode != Transmitter {
 		return fmt.Errorf("smpp: unknown %s", cfg.BindMode)
+	}
+	entityTag, templateTag := cmp.Or(cfg.DLTEntityIDTag, TagDLTEntityID), cmp.Or(cfg.DLTTemplateIDTag, TagDLTTemplateID)
+	if entityTag == templateTag {
+		return fmt.Errorf("smpp: the DLT entity id and template id TLVs have the same tag 0x%04X", entityTag)
 	}
 	for _, t := range cfg.TLVs {
 		if len(t.Value) > 0xFFFF {
@@ -276,6 +291,12 @@ func (cfg *Config) setDefaults() {
 		}
 	}
 	cfg.TLVs = append([]TLV(nil), cfg.TLVs...)
+	if cfg.DLTEntityIDTag == 0 {
+		cfg.DLTEntityIDTag = TagDLTEntityID
+	}
+	if cfg.DLTTemplateIDTag == 0 {
+		cfg.DLTTemplateIDTag = TagDLTTemplateID
+	}
 }
 
 // Name returns Config.Name, "smpp" by default.
@@ -289,9 +310,32 @@ func (c *Client) Bound() bool {
 }
 
 // Send submits m and returns nil once the SMSC accepted it. See Submit.
+//
+// A message with India DLT ids (m.DLT) goes from its registered header,
+// when it has one, as an alphanumeric source address (TON 5, NPI 0) in
+// place of Config.Source, and carries its entity id and template id in the
+// TLVs DLTEntityIDTag and DLTTemplateIDTag, replacing any of Config.TLVs
+// with the same tags.
 func (c *Client) Send(ctx context.Context, m sms.Message) error {
-	_, err := c.Submit(ctx, Message{To: m.To, Text: m.Text})
+	_, err := c.Submit(ctx, c.message(m))
 	return err
+}
+
+// message is the submit_sm of an sms.Message.
+func (c *Client) message(m sms.Message) Message {
+	msg := Message{To: m.To, Text: m.Text}
+	if d := m.DLT; d != nil {
+		if d.Header != "" {
+			msg.Source = &Address{TON: TONAlphanumeric, NPI: NPIUnknown, Addr: d.Header}
+		}
+		if d.EntityID != "" {
+			msg.TLVs = append(msg.TLVs, TLV{Tag: c.cfg.DLTEntityIDTag, Value: []byte(d.EntityID)})
+		}
+		if d.TemplateID != "" {
+			msg.TLVs = append(msg.TLVs, TLV{Tag: c.cfg.DLTTemplateIDTag, Value: []byte(d.TemplateID)})
+		}
+	}
+	return msg
 }
 
 // Message is one submit_sm.
