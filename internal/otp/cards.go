@@ -210,7 +210,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
-	return Outcome{}, &sendPlan{delivery: d, rec: rec, phone: acct.Phone, code: code}, nil
+	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}, nil
 }
 
 // CardHasher keys card and token numbers: the directory and the requests

@@ -109,3 +109,25 @@ func TestAuthenticateRequestMisbuilt(t *testing.T) {
 		t.Errorf("%d SMS for misbuilt requests", n)
 	}
 }
+
+// TestResendRetiresTheAccountsOtherCodes: a resent code, once out, is the
+// account's one valid code, as every other send's is: a sendOtp's code
+// sent between the authenticate and its resend is retired.
+func TestResendRetiresTheAccountsOtherCodes(t *testing.T) {
+	h := newHarness(t, tokenAccounts()...)
+	ctx := context.Background()
+	out, err := h.svc.Authenticate(ctx, byCard("auth-1", visaCard.Hash, 2030, 1))
+	expect(t, "authenticate", out, err, otp.SendSuccess)
+	out, err = h.svc.Send(ctx, legacySend("send-1", "send"))
+	expect(t, "sendOtp", out, err, otp.SendSuccess)
+	sendCode := h.sms.last(t).code
+	out, err = h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", "resend-1", "resend"),
+		AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"}, otp.DefaultCardPolicy())
+	expect(t, "resendOtp", out, err, otp.ResendSuccess)
+	out, err = h.svc.Verify(ctx, legacyVerify("verify-1", "send-1", sendCode))
+	expect(t, "verifyOtp of the sendOtp's code after the resend", out, err, otp.VerifyNotMatched)
+	resent := h.sms.last(t).code
+	out, err = h.svc.Verify(ctx, otp.VerifyRequest{Ref: ref(piaid, "cardVerifyOtp", "verify-2", "verify "+resent),
+		SendRequestID: "auth-1", SendMethod: "authenticate", Code: resent})
+	expect(t, "verifyOtp of the resent code", out, err, otp.VerifySuccess)
+}
