@@ -23,6 +23,21 @@ type Messenger interface {
 	SendCode(ctx context.Context, phone, code, smsMatchingToken string) error
 }
 
+// CardSMS is what the SMS of a card authentication may state besides the
+// code, as Indian issuers' OTP messages do ("… for INR 728.00 on your card
+// ending 1111"): the authenticate's amount and the card's last four digits.
+// None of it is a secret: PCI DSS lets the last four digits of a card be
+// shown and kept (only the full number, the CVN and the cryptogram are
+// cardholder secrets), and the amount is the purchase's. So it is kept at
+// rest with the authentication session, for its resends to state it again.
+type CardSMS struct {
+	AmountMicros int64  // millionths of the currency's major unit; not negative
+	CurrencyCode string // ISO 4217, "INR"
+	// Last4 is the last four digits of the card the user knows (see
+	// AuthenticateRequest.Last4), or "" when not known.
+	Last4 string
+}
+
 // Errors that are not business results: the server answers them with an
 // ErrorResponse. Any other error is a temporary outage (503).
 var (

@@ -113,6 +113,13 @@ type Request struct {
 	ClaimToken  string // who is completing a pending record
 	ClaimedAt   time.Time
 	CreatedAt   time.Time
+	// Card is what the SMS of an India Cards authenticate states besides
+	// the code, kept so that its resendOtp (which names the session only by
+	// its requestId) and a takeover state it again; a resendOtp's record
+	// holds a copy of its session's. Nil for other methods, and for records
+	// written before the store kept it. Not a secret (see CardSMS). Written
+	// by InsertRequest only: UpdateRequest leaves it as it is.
+	Card *CardSMS
 }
 
 // ChallengeState is the life of one code.

@@ -79,9 +79,12 @@ func (t *pgTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
-	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+	var card cardColumns
+	err := t.tx.QueryRow(t.ctx, `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
+		card_amount_micros, card_currency, card_last4
 		FROM requests WHERE scope = $1 AND method = $2 AND id = $3 FOR UPDATE`, scope, method, id).
-		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt,
+			&card.amountMicros, &card.currency, &card.last4)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -90,17 +93,42 @@ func (t *pgTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	}
 	r.Scope, r.Method, r.ID, r.State = scope, method, id, otp.RequestState(state)
 	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
+	r.Card = card.sms()
 	return &r, nil
+}
+
+// cardColumns are a record's card_* columns (migration 0006): all NULL for
+// a record without a card SMS.
+type cardColumns struct {
+	amountMicros    *int64
+	currency, last4 *string
+}
+
+func columnsOf(c *otp.CardSMS) cardColumns {
+	if c == nil {
+		return cardColumns{}
+	}
+	return cardColumns{&c.AmountMicros, &c.CurrencyCode, &c.Last4}
+}
+
+// sms is the record's Card: nil when its columns are NULL.
+func (c cardColumns) sms() *otp.CardSMS {
+	if c.currency == nil || c.amountMicros == nil || c.last4 == nil {
+		return nil
+	}
+	return &otp.CardSMS{AmountMicros: *c.amountMicros, CurrencyCode: *c.currency, Last4: *c.last4}
 }
 
 // InsertRequest fails with a unique violation when another transaction
 // inserted the same (scope, method, id) and committed; the attempt is then
 // retried, and LockRequest finds that row.
 func (t *pgTx) InsertRequest(r *otp.Request) error {
-	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	card := columnsOf(r.Card)
+	return t.exec("insert request", `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
+		card_amount_micros, card_currency, card_last4)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		r.Scope, r.ID, r.Method, bytes(r.Fingerprint), r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
-		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
+		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli(), card.amountMicros, card.currency, card.last4)
 }
 
 func (t *pgTx) UpdateRequest(r *otp.Request) error {

@@ -327,10 +327,12 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 
 // The statements of transactions, prepared once at Open.
 const (
-	qLockRequest = `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at
+	qLockRequest = `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
+		card_amount_micros, card_currency, card_last4
 		FROM requests WHERE scope = ? AND method = ? AND id = ?`
-	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
+		card_amount_micros, card_currency, card_last4)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateRequest = `UPDATE requests SET state = ?, result = ?, challenge_id = ?, sends = ?, claim_token = ?, claimed_at = ?
 		WHERE scope = ? AND method = ? AND id = ?`
 	qDeleteRequest        = `DELETE FROM requests WHERE scope = ? AND method = ? AND id = ?`
@@ -387,8 +389,10 @@ func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	var r otp.Request
 	var state string
 	var claimedAt, createdAt int64
+	var card cardColumns
 	err := t.queryRow(qLockRequest, scope, method, id).
-		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt)
+		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt,
+			&card.amountMicros, &card.currency, &card.last4)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -397,13 +401,37 @@ func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 	}
 	r.Scope, r.Method, r.ID, r.State = scope, method, id, otp.RequestState(state)
 	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
+	r.Card = card.sms()
 	return &r, nil
 }
 
 func (t *sqlTx) InsertRequest(r *otp.Request) error {
+	card := columnsOf(r.Card)
 	return t.exec(qInsertRequest,
 		r.Scope, r.ID, r.Method, r.Fingerprint, r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
-		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli())
+		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli(), card.amountMicros, card.currency, card.last4)
+}
+
+// cardColumns are a record's card_* columns (migration 0006): all NULL for
+// a record without a card SMS.
+type cardColumns struct {
+	amountMicros    *int64
+	currency, last4 *string
+}
+
+func columnsOf(c *otp.CardSMS) cardColumns {
+	if c == nil {
+		return cardColumns{}
+	}
+	return cardColumns{&c.AmountMicros, &c.CurrencyCode, &c.Last4}
+}
+
+// sms is the record's Card: nil when its columns are NULL.
+func (c cardColumns) sms() *otp.CardSMS {
+	if c.currency == nil || c.amountMicros == nil || c.last4 == nil {
+		return nil
+	}
+	return &otp.CardSMS{AmountMicros: *c.amountMicros, CurrencyCode: *c.currency, Last4: *c.last4}
 }
 
 func (t *sqlTx) UpdateRequest(r *otp.Request) error {

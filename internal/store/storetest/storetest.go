@@ -60,6 +60,7 @@ func RunInstances(t *testing.T, open Opener) {
 		run  func(*testing.T, Opener)
 	}{
 		{"Requests", testRequests},
+		{"RequestCard", testRequestCard},
 		{"AccountLookups", testAccountLookups},
 		{"ImportReplaces", testImportReplaces},
 		{"ImportAllOrNothing", testImportAllOrNothing},
@@ -252,6 +253,35 @@ func testRequests(t *testing.T, open Opener) {
 		t.Errorf("record after DeleteRequest: %+v", r)
 	}
 	checkOthers("DeleteRequest")
+}
+
+// testRequestCard: an authenticate's record keeps what its SMS states
+// (migration 0006), through the insert and untouched by updates, and a
+// record without one reads back without one.
+func testRequestCard(t *testing.T, open Opener) {
+	s := one(t, open)
+	auth := &otp.Request{Scope: "piaid-1", ID: "auth-1", Method: "authenticate", Fingerprint: []byte{1}, SecretID: "k1",
+		State: otp.RequestPending, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 1, ClaimToken: "claim-1",
+		ClaimedAt: t0, CreatedAt: t0,
+		// The largest amount Google can send: 18 digits of micros.
+		Card: &otp.CardSMS{AmountMicros: 999_999_999_999_999_999, CurrencyCode: "INR", Last4: "0042"}}
+	zero := *auth
+	zero.ID, zero.Card = "auth-zero", &otp.CardSMS{CurrencyCode: "JPY"} // no amount, last four unknown
+	plain := *auth
+	plain.ID, plain.Method, plain.Card = "send-1", "sendOtp", nil
+	for _, r := range []*otp.Request{auth, &zero, &plain} {
+		inTx(t, s, func(tx otp.Tx) error { return tx.InsertRequest(r) })
+		if diff := cmp.Diff(r, lockRecord(t, s, r)); diff != "" {
+			t.Errorf("record %s after InsertRequest (-want +got):\n%s", r.ID, diff)
+		}
+	}
+	done := *auth
+	done.State, done.Result, done.Sends, done.Card = otp.RequestDone, otp.SendSuccess, 2, nil
+	inTx(t, s, func(tx otp.Tx) error { return tx.UpdateRequest(&done) })
+	done.Card = auth.Card
+	if diff := cmp.Diff(&done, lockRecord(t, s, auth)); diff != "" {
+		t.Errorf("record after UpdateRequest (-want +got):\n%s", diff)
+	}
 }
 
 var ignoreLinks = cmpopts.IgnoreFields(otp.Account{}, "AssociationIDs", "Cards", "Tokens")
