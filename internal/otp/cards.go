@@ -56,6 +56,20 @@ type AuthenticateRequest struct {
 	ExpiryYear  int
 	ExpiryMonth int
 	NativeOtp   bool // whether Google asked for a native OTP
+
+	// The amount of the purchase (Google's amount), for the SMS to state.
+	AmountMicros int64  // not negative
+	CurrencyCode string // ISO 4217, three capital letters
+	// Last4 is the last four digits of the card as the user knows them, for
+	// the SMS to state: of a card, its number's; of a token, Google's
+	// last4DigitsOnCard, the funding card's, when it sent them. The user
+	// knows the funding card's digits, not the token number's, so those
+	// are the last resort: "" here makes the SMS state the directory's last
+	// four of what was looked up, which for a token are the token number's
+	// (the directory does not link a token to its card) — digits the user
+	// may not recognise, still better than no SMS at all from a template
+	// that names {last4}.
+	Last4 string
 }
 
 // check rejects a request that the caller built wrong: it is a bug there,
@@ -66,8 +80,24 @@ func (r AuthenticateRequest) check() error {
 		return errors.New("otp: authenticate: set exactly one of CardHashes and TokenHashes")
 	case len(r.CardHashes) != 0 && r.ExpiryYear == 0:
 		return errors.New("otp: authenticate: a card comes with its expiry")
+	case r.AmountMicros < 0 || r.CurrencyCode == "":
+		return errors.New("otp: authenticate: the amount is not negative and has its currency")
+	case r.Last4 != "" && !fourDigits(r.Last4):
+		return errors.New("otp: authenticate: Last4 is four digits or empty")
 	}
 	return nil
+}
+
+func fourDigits(s string) bool {
+	if len(s) != 4 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // lookUp finds the card or token of r and its account, or nil and nil,
@@ -94,27 +124,31 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 	if err := r.check(); err != nil {
 		return Outcome{}, err
 	}
-	return s.claimAndDeliver(ctx, r.Ref, delivery{onFailure: SendUnableToSend}, func(tx Tx) (*Account, string, error) {
+	return s.claimAndDeliver(ctx, r.Ref, delivery{onFailure: SendUnableToSend}, func(tx Tx) (*Account, *CardSMS, string, error) {
 		if !r.NativeOtp {
-			return nil, AuthNotRequested, nil
+			return nil, nil, AuthNotRequested, nil
 		}
 		acct, onFile, err := r.lookUp(tx)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		if acct == nil {
-			return nil, AuthCardUnknown, nil
+			return nil, nil, AuthCardUnknown, nil
 		}
 		if result := s.checkExpiry(onFile, r); result != "" {
-			return nil, result, nil
+			return nil, nil, result, nil
 		}
 		switch {
 		case acct.Status.Closed():
-			return nil, AuthClosed, nil
+			return nil, nil, AuthClosed, nil
 		case acct.Status != StatusActive:
-			return nil, AuthNotEligible, nil
+			return nil, nil, AuthNotEligible, nil
 		}
-		return acct, "", nil
+		card := &CardSMS{AmountMicros: r.AmountMicros, CurrencyCode: r.CurrencyCode, Last4: r.Last4}
+		if card.Last4 == "" {
+			card.Last4 = onFile.Last4
+		}
+		return acct, card, "", nil
 	})
 }
 
@@ -206,7 +240,9 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 		return Outcome{}, nil, err
 	}
 	rec := s.newRequest(r.Ref, now, RequestPending, "")
-	rec.ChallengeID, rec.ClaimToken = ch.ID, NewID()
+	// The resend states what the authenticate's SMS stated; the copy is
+	// for a takeover of this record, which does not read the session.
+	rec.ChallengeID, rec.ClaimToken, rec.Card = ch.ID, NewID(), sess.Card
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}

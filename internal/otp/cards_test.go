@@ -32,7 +32,8 @@ func tokenAccounts() []otp.Account {
 // the given expiry, 0 and 0 for none.
 func byToken(id string, hash []byte, year, month int) otp.AuthenticateRequest {
 	return otp.AuthenticateRequest{Ref: ref(piaid, "authenticate", id, "authenticate "+id),
-		TokenHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
+		TokenHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true,
+		AmountMicros: 728_000_000, CurrencyCode: "INR"}
 }
 
 // TestAuthenticateByToken: a token finds its account as a card does, with
@@ -86,17 +87,25 @@ func TestAuthenticateByTokenVerifies(t *testing.T) {
 	expect(t, "verifyOtp", out, err, otp.VerifySuccess)
 }
 
-// TestAuthenticateRequestMisbuilt: a request with both hashes, neither, or a
-// card without its expiry is the caller's bug; it is refused before
-// anything is claimed or sent.
+// TestAuthenticateRequestMisbuilt: a request with both hashes, neither, a
+// card without its expiry, or an amount or last four digits its SMS cannot
+// state is the caller's bug; it is refused before anything is claimed or
+// sent.
 func TestAuthenticateRequestMisbuilt(t *testing.T) {
 	both := byCard("auth-1", visaCard.Hash, 2030, 1)
 	both.TokenHashes = lookup(openToken.Hash)
 	neither := byCard("auth-2", nil, 2030, 1)
 	undated := byCard("auth-3", visaCard.Hash, 0, 0)
+	noCurrency := byCard("auth-4", visaCard.Hash, 2030, 1)
+	noCurrency.CurrencyCode = ""
+	negative := byCard("auth-5", visaCard.Hash, 2030, 1)
+	negative.AmountMicros = -1
+	badLast4 := byToken("auth-6", openToken.Hash, 0, 0)
+	badLast4.Last4 = "12a4"
 	h := newHarness(t, tokenAccounts()...)
 	for name, r := range map[string]otp.AuthenticateRequest{
 		"card and token": both, "neither": neither, "card without expiry": undated,
+		"amount without currency": noCurrency, "negative amount": negative, "last4 not four digits": badLast4,
 	} {
 		if out, err := h.svc.Authenticate(context.Background(), r); err == nil {
 			t.Errorf("%s: Authenticate = %+v, want an error", name, out)

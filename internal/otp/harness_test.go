@@ -25,7 +25,10 @@ const (
 )
 
 // text is one SMS the recorder was given.
-type text struct{ phone, code string }
+type text struct {
+	phone, code, token string
+	card               *otp.CardSMS // what a card authentication's text states
+}
 
 // recorder is an otp.Messenger that accepts every message and keeps it.
 type recorder struct {
@@ -33,10 +36,10 @@ type recorder struct {
 	texts []text
 }
 
-func (r *recorder) SendCode(_ context.Context, phone, code, _ string) error {
+func (r *recorder) SendCode(_ context.Context, m otp.CodeSMS) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.texts = append(r.texts, text{phone, code})
+	r.texts = append(r.texts, text{m.Phone, m.Code, m.SMSMatchingToken, m.Card})
 	return nil
 }
 
@@ -157,7 +160,8 @@ var visaCard = otp.Card{Hash: cardHasher.Hash("4111111111111111"), Last4: "1111"
 // the given expiry.
 func byCard(id string, hash []byte, year, month int) otp.AuthenticateRequest {
 	return otp.AuthenticateRequest{Ref: ref(piaid, "authenticate", id, "authenticate "+id),
-		CardHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true}
+		CardHashes: lookup(hash), ExpiryYear: year, ExpiryMonth: month, NativeOtp: true,
+		AmountMicros: 728_000_000, CurrencyCode: "INR"}
 }
 
 // lookup is what an authenticate looks a number up by when one card secret

@@ -58,6 +58,20 @@ type sendPlan struct {
 	code      string
 }
 
+// sms is the message of the plan. Its text states what the request's record
+// keeps (Request.Card). An India Cards session recorded before the store kept
+// that (a release ago, for at most a session's lifetime) still gets the card
+// flow's template, with nothing to state: one that names the amount or the
+// card's digits then fails to render, and the resend fails (503) rather than
+// go out as a sendOtp's message.
+func (p *sendPlan) sms() CodeSMS {
+	m := CodeSMS{Phone: p.phone, Code: p.code, SMSMatchingToken: p.token, Card: p.rec.Card}
+	if p.token == "" && m.Card == nil {
+		m.Card = &CardSMS{}
+	}
+	return m
+}
+
 // withdrawn marks the outcome of a claiming transaction that gave up its
 // claim (and committed that), to be answered with ErrSendFailed.
 const withdrawn = "withdrawn"
@@ -68,14 +82,17 @@ const withdrawn = "withdrawn"
 // claim has lapsed (its instance died mid-send) takes it over with a fresh
 // code, so no two codes of one challenge are ever valid.
 func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
-	return s.claimAndDeliver(ctx, r.Ref, delivery{token: r.SMSMatchingToken, onFailure: SendUnableToSend}, func(tx Tx) (*Account, string, error) {
-		return s.resolveAccount(tx, r)
+	return s.claimAndDeliver(ctx, r.Ref, delivery{token: r.SMSMatchingToken, onFailure: SendUnableToSend}, func(tx Tx) (*Account, *CardSMS, string, error) {
+		acct, result, err := s.resolveAccount(tx, r)
+		return acct, nil, result, err
 	})
 }
 
-// resolveFunc finds the account a new request sends to. A non-empty result
-// ends the request with that business result instead.
-type resolveFunc func(tx Tx) (*Account, string, error)
+// resolveFunc finds the account a new request sends to and, for an India
+// Cards authenticate, what its SMS states besides the code (nil for
+// sendOtp). A non-empty result ends the request with that business result
+// instead.
+type resolveFunc func(tx Tx) (acct *Account, card *CardSMS, result string, err error)
 
 // claimAndDeliver is the two-transaction send shared by sendOtp and
 // authenticate.
@@ -131,7 +148,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 	if out, plan, ok, err := s.existing(tx, ref, d, now); ok || err != nil {
 		return out, plan, err
 	}
-	acct, result, err := resolve(tx)
+	acct, card, result, err := resolve(tx)
 	if err != nil {
 		return Outcome{}, nil, err
 	}
@@ -151,7 +168,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 		return Outcome{}, nil, err
 	}
 	rec := s.newRequest(ref, now, RequestPending, "")
-	rec.ChallengeID, rec.ClaimToken, rec.Sends = ch.ID, NewID(), 1
+	rec.ChallengeID, rec.ClaimToken, rec.Sends, rec.Card = ch.ID, NewID(), 1, card
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, nil, err
 	}
@@ -274,7 +291,7 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	// Google hanging up must not fail a send in progress: the answer is
 	// recorded and replayed, so it has to say what really happened. The
 	// providers bound each send with their own timeout.
-	sendErr := s.messenger.SendCode(context.WithoutCancel(ctx), plan.phone, plan.code, plan.token)
+	sendErr := s.messenger.SendCode(context.WithoutCancel(ctx), plan.sms())
 	if sendErr != nil {
 		s.log.Warn("SMS not accepted", "method", rec.Method, "requestId", rec.ID, "error", sendErr)
 	}

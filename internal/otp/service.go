@@ -20,7 +20,22 @@ import (
 // Messenger delivers a code to a phone, by SMS. It returns nil only when a
 // provider accepted the message.
 type Messenger interface {
-	SendCode(ctx context.Context, phone, code, smsMatchingToken string) error
+	SendCode(ctx context.Context, m CodeSMS) error
+}
+
+// CodeSMS is one SMS of a code: where it goes and what its text may state.
+// A Messenger picks the flow's template by Card: nil for sendOtp, whose text
+// carries the smsMatchingToken; set for India Cards' authenticate and
+// resendOtp.
+type CodeSMS struct {
+	Phone string // E.164, the directory's number of the account
+	Code  string // never logged, never in an error
+	// SMSMatchingToken is sendOtp's, to go on the text's first line; "" for
+	// India Cards.
+	SMSMatchingToken string
+	// Card is what a card authentication's text may name besides the code;
+	// nil for sendOtp.
+	Card *CardSMS
 }
 
 // CardSMS is what the SMS of a card authentication may state besides the

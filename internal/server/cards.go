@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strconv"
 
 	"github.com/otpgate/otpgate/internal/gsp"
 	"github.com/otpgate/otpgate/internal/otp"
@@ -44,6 +46,21 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 	}
 	if inst.HasExpiry {
 		in.ExpiryYear, in.ExpiryMonth = inst.Expiry.Year, inst.Expiry.Month
+	}
+	// What the SMS may state: the amount, and the card's last four digits
+	// as the user knows them (see otp.AuthenticateRequest.Last4).
+	// DecodeAuthenticate let through at most 18 digits of micros, which an
+	// int64 holds.
+	micros, err := strconv.ParseInt(string(req.Amount.AmountMicros), 10, 64)
+	if err != nil {
+		return reply{}, fmt.Errorf("server: amountMicros passed validation yet is no int64: %w", err)
+	}
+	in.AmountMicros, in.CurrencyCode = micros, req.Amount.CurrencyCode
+	switch {
+	case !inst.Token:
+		in.Last4 = inst.Number[len(inst.Number)-4:]
+	case req.AccountDetails.PaymentToken.Last4DigitsOnCard != "":
+		in.Last4 = req.AccountDetails.PaymentToken.Last4DigitsOnCard // the funding card's
 	}
 	out, err := s.cfg.OTP.Authenticate(ctx, in)
 	if err != nil {

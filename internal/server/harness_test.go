@@ -138,6 +138,7 @@ type option func(*harnessConfig)
 type harnessConfig struct {
 	policy    otp.Policy
 	messenger func(otp.Messenger) otp.Messenger
+	templates map[sms.Flow]sms.Template
 	maxBody   int64
 	codec     envelope.Codec
 	google    envelope.Codec
@@ -202,6 +203,13 @@ func withMessenger(wrap func(otp.Messenger) otp.Messenger) option {
 	return func(c *harnessConfig) { c.messenger = wrap }
 }
 
+// withTemplates texts through an sms.Messenger of these templates per flow,
+// as a deployment with templates configured does, instead of the one
+// template of sms.CodeMessenger.
+func withTemplates(t map[sms.Flow]sms.Template) option {
+	return func(c *harnessConfig) { c.templates = t }
+}
+
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	cfg := harnessConfig{policy: otp.DefaultPolicy(), start: time.UnixMilli(1_763_000_000_000)}
@@ -236,6 +244,13 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	}
 	metrics := server.NewMetrics()
 	var messenger otp.Messenger = sms.CodeMessenger{Composer: composer, Sender: metrics.InstrumentSender(h.sms)}
+	if cfg.templates != nil {
+		set, err := sms.NewTemplateSet(sms.TemplateSetConfig{CodeLength: cfg.policy.CodeLength, Templates: cfg.templates})
+		if err != nil {
+			t.Fatal(err)
+		}
+		messenger = sms.Messenger{Templates: set, Sender: metrics.InstrumentSender(h.sms)}
+	}
 	if cfg.messenger != nil {
 		messenger = cfg.messenger(messenger)
 	}

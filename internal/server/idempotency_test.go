@@ -203,16 +203,16 @@ type blockingMessenger struct {
 	once    sync.Once
 }
 
-func (b *blockingMessenger) SendCode(ctx context.Context, phone, code, tok string) error {
+func (b *blockingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
 	first := false
 	b.once.Do(func() { first = true })
 	if first {
-		err := b.Messenger.SendCode(ctx, phone, code, tok) // the SMS went out...
+		err := b.Messenger.SendCode(ctx, m) // the SMS went out...
 		close(b.entered)
 		<-b.release // ...and the process froze before recording it
 		return err
 	}
-	return b.Messenger.SendCode(ctx, phone, code, tok)
+	return b.Messenger.SendCode(ctx, m)
 }
 
 func TestResumeAfterAnInstanceDiedMidSend(t *testing.T) {

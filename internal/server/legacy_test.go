@@ -234,13 +234,13 @@ type slowMessenger struct {
 	delay time.Duration
 }
 
-func (s slowMessenger) SendCode(ctx context.Context, phone, code, token string) error {
+func (s slowMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
 	select {
 	case <-time.After(s.delay):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.Messenger.SendCode(ctx, phone, code, token)
+	return s.Messenger.SendCode(ctx, m)
 }
 
 // TestHangUpDuringTheSendIsNotAFailure: Google giving up while the provider

@@ -133,7 +133,7 @@ func ReleaseSlotWhileSending(m otp.Messenger) otp.Messenger {
 
 type slotFreeMessenger struct{ otp.Messenger }
 
-func (m slotFreeMessenger) SendCode(ctx context.Context, phone, code, smsMatchingToken string) error {
+func (m slotFreeMessenger) SendCode(ctx context.Context, msg otp.CodeSMS) error {
 	if s, ok := ctx.Value(slotKey{}).(*slot); ok && s.held {
 		s.l.release()
 		s.held = false
@@ -142,5 +142,5 @@ func (m slotFreeMessenger) SendCode(ctx context.Context, phone, code, smsMatchin
 			s.held = true
 		}()
 	}
-	return m.Messenger.SendCode(ctx, phone, code, smsMatchingToken)
+	return m.Messenger.SendCode(ctx, msg)
 }

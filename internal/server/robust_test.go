@@ -203,8 +203,8 @@ type notingMessenger struct {
 	sent *atomic.Bool
 }
 
-func (n notingMessenger) SendCode(ctx context.Context, phone, code, token string) error {
-	err := n.Messenger.SendCode(ctx, phone, code, token)
+func (n notingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
+	err := n.Messenger.SendCode(ctx, m)
 	n.sent.Store(true)
 	return err
 }

@@ -192,10 +192,10 @@ type gateMessenger struct {
 	gate    chan struct{}
 }
 
-func (g *gateMessenger) SendCode(ctx context.Context, phone, code, token string) error {
+func (g *gateMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
 	g.entered <- struct{}{}
 	<-g.gate
-	return g.Messenger.SendCode(ctx, phone, code, token)
+	return g.Messenger.SendCode(ctx, m)
 }
 
 // TestSlotFreeWhileSending: a request waiting for the SMS provider does not

@@ -2,6 +2,8 @@ package sms
 
 import (
 	"context"
+
+	"github.com/otpgate/otpgate/internal/otp"
 )
 
 // CodeMessenger composes the SMS of a code and hands it to a Sender. It is the
@@ -12,11 +14,12 @@ type CodeMessenger struct {
 }
 
 // SendCode composes the text and sends it. The code is only ever in the
-// message; errors never carry it.
-func (m CodeMessenger) SendCode(ctx context.Context, phone, code, smsMatchingToken string) error {
-	text, err := m.Composer.Compose(code, smsMatchingToken)
+// message; errors never carry it. Its one template states neither the amount nor the card of an India Cards
+// message: use [Messenger] for that.
+func (m CodeMessenger) SendCode(ctx context.Context, c otp.CodeSMS) error {
+	text, err := m.Composer.Compose(c.Code, c.SMSMatchingToken)
 	if err != nil {
 		return err
 	}
-	return m.Sender.Send(ctx, Message{To: phone, Text: text})
+	return m.Sender.Send(ctx, Message{To: c.Phone, Text: text})
 }

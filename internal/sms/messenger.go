@@ -1,6 +1,10 @@
 package sms
 
-import "context"
+import (
+	"context"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
 
 // Messenger renders the SMS of a code from its flow's template and hands it
 // to a Sender. It replaces [CodeMessenger] where templates are per flow or
@@ -22,14 +26,19 @@ func (m Messenger) Send(ctx context.Context, phone string, flow Flow, v Vars) er
 	return m.Sender.Send(ctx, msg)
 }
 
-// SendCode is the otp engine's Messenger as it stands: a message with an
-// smsMatchingToken is sendOtp's (FlowLegacy), one without India Cards'
-// (FlowCard), with no amount nor card digits; a card template that names
-// them fails until the engine passes them through Send.
-func (m Messenger) SendCode(ctx context.Context, phone, code, smsMatchingToken string) error {
-	flow := FlowCard
-	if smsMatchingToken != "" {
-		flow = FlowLegacy
+// SendCode is the otp engine's Messenger: a message with no card is
+// sendOtp's (FlowLegacy, with its smsMatchingToken line), one with a card is
+// India Cards' authenticate or resendOtp (FlowCard), whose template may name
+// the amount and the card's last four digits. A card template that names
+// what the engine did not know (an amount without its currency, no last
+// four digits) fails to render, and nothing is sent.
+func (m Messenger) SendCode(ctx context.Context, c otp.CodeSMS) error {
+	if c.Card == nil {
+		return m.Send(ctx, c.Phone, FlowLegacy, Vars{Code: c.Code, SMSMatchingToken: c.SMSMatchingToken})
 	}
-	return m.Send(ctx, phone, flow, Vars{Code: code, SMSMatchingToken: smsMatchingToken})
+	v := Vars{Code: c.Code, Last4: c.Card.Last4}
+	if c.Card.CurrencyCode != "" {
+		v.Amount = &Amount{Micros: c.Card.AmountMicros, Currency: c.Card.CurrencyCode}
+	}
+	return m.Send(ctx, c.Phone, FlowCard, v)
 }

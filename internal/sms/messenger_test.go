@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/otpgate/otpgate/internal/otp"
 )
 
 // recording is a Sender that keeps what it is given.
@@ -26,16 +28,17 @@ func TestMessenger(t *testing.T) {
 	m := Messenger{Templates: set, Sender: rec}
 	ctx := context.Background()
 
-	if err := m.SendCode(ctx, testPhone, "123456", testToken); err != nil {
-		t.Fatalf("SendCode() error = %v", err)
+	// sendOtp: no card, the legacy flow with its token line.
+	if err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "123456", SMSMatchingToken: testToken}); err != nil {
+		t.Fatalf("SendCode() of sendOtp error = %v", err)
+	}
+	// authenticate and resendOtp: the card flow, stating what the engine passes.
+	card := &otp.CardSMS{AmountMicros: 728_000_000, CurrencyCode: "INR", Last4: "4321"}
+	if err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "654321", Card: card}); err != nil {
+		t.Fatalf("SendCode() of authenticate error = %v", err)
 	}
 	if err := m.Send(ctx, testPhone, FlowCard, Vars{Code: "654321", Amount: &Amount{728_000_000, "INR"}, Last4: "4321"}); err != nil {
 		t.Fatalf("Send() error = %v", err)
-	}
-	// The otp engine as it stands passes no amount: a card template that
-	// names one refuses, and nothing is sent.
-	if err := m.SendCode(ctx, testPhone, "111111", ""); err == nil {
-		t.Error("SendCode() of a card message without its amount succeeded")
 	}
 	want := []Message{
 		{To: testPhone, Flow: FlowLegacy, Text: testToken + "\n123456 is your XYZ Bank verification code. Do not share it.",
@@ -43,13 +46,31 @@ func TestMessenger(t *testing.T) {
 		{To: testPhone, Flow: FlowCard, Text: "654321 is your OTP for txn of INR 728.00 on card ending 4321. Do not share it. -XYZ Bank",
 			DLT: &DLT{EntityID: xyzEntityID, TemplateID: xyzCardTID, Header: xyzHeader}},
 	}
+	want = append(want, want[1])
 	if diff := cmp.Diff(want, rec.msgs); diff != "" {
 		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+
+	// What the card template names and the engine does not know is refused,
+	// and nothing is sent: no currency (no amount), no last four digits, or
+	// an India Cards message without its card.
+	rec.msgs = nil
+	for name, c := range map[string]otp.CodeSMS{
+		"no currency": {Phone: testPhone, Code: "111111", Card: &otp.CardSMS{AmountMicros: 1_000_000, Last4: "4321"}},
+		"no last4":    {Phone: testPhone, Code: "111111", Card: &otp.CardSMS{AmountMicros: 1_000_000, CurrencyCode: "INR"}},
+		"no card":     {Phone: testPhone, Code: "111111"},
+	} {
+		if err := m.SendCode(ctx, c); err == nil {
+			t.Errorf("SendCode() with %s succeeded", name)
+		}
+	}
+	if len(rec.msgs) != 0 {
+		t.Errorf("%d messages sent that could not be rendered", len(rec.msgs))
 	}
 }
 
 // TestMessengerSendCodeAsCodeMessenger: with one plain template, Messenger
-// sends what CodeMessenger sent, for both flows of the engine as it stands.
+// sends what CodeMessenger sent, for both flows of the engine.
 func TestMessengerSendCodeAsCodeMessenger(t *testing.T) {
 	composer, err := NewComposer(DefaultTemplate, 6)
 	if err != nil {
@@ -60,11 +81,14 @@ func TestMessengerSendCodeAsCodeMessenger(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, now := &recording{}, &recording{}
-	for _, token := range []string{testToken, ""} {
-		if err := (CodeMessenger{Composer: composer, Sender: old}).SendCode(context.Background(), testPhone, "000042", token); err != nil {
+	for _, c := range []otp.CodeSMS{
+		{Phone: testPhone, Code: "000042", SMSMatchingToken: testToken},
+		{Phone: testPhone, Code: "000042", Card: &otp.CardSMS{AmountMicros: 728_000_000, CurrencyCode: "INR", Last4: "4321"}},
+	} {
+		if err := (CodeMessenger{Composer: composer, Sender: old}).SendCode(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
-		if err := (Messenger{Templates: set, Sender: now}).SendCode(context.Background(), testPhone, "000042", token); err != nil {
+		if err := (Messenger{Templates: set, Sender: now}).SendCode(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 	}

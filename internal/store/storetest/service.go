@@ -17,10 +17,10 @@ type messenger struct {
 	codes []string
 }
 
-func (m *messenger) SendCode(_ context.Context, _, code, _ string) error {
+func (m *messenger) SendCode(_ context.Context, msg otp.CodeSMS) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.codes = append(m.codes, code)
+	m.codes = append(m.codes, msg.Code)
 	return nil
 }
 
