@@ -16,7 +16,7 @@ import (
 // conformance`, `otpgate simulate load` and `otpgate simulate fixtures`.
 type simulateCmd struct {
 	Conformance simulateConformanceCmd `cmd:"" help:"Run every scenario of the wire contract against a deployment and print what passed."`
-	Load        simulateLoadCmd        `cmd:"" help:"Measure a deployment under closed-loop load (and, with --floor, against what its envelope allows)."`
+	Load        simulateLoadCmd        `cmd:"" help:"Measure a deployment under closed-loop load, or open-loop with --rate (and, with --floor, against what its envelope allows)."`
 	Fixtures    simulateFixturesCmd    `cmd:"" help:"Print the accounts the scenarios and the load play against, for otpgate accounts import (JSON lines)."`
 }
 
@@ -166,7 +166,8 @@ type simulateLoadCmd struct {
 
 	Also          []string      `help:"More instances of the same deployment (one database, e.g. behind a load balancer): workers are spread over --target and these." placeholder:"URL"`
 	Scenario      string        `help:"flow (sendOtp, code, verifyOtp), verify (verifyOtp of a used code) or send (sendOtp)." enum:"flow,verify,send" default:"flow"`
-	Workers       int           `help:"Concurrent closed loops, each with a load account of its own (1 to 256)." default:"8"`
+	Workers       int           `help:"Concurrent closed loops, each with a load account of its own (1 to 256); with --rate, the most requests outstanding at once." default:"8"`
+	Rate          float64       `help:"Open loop: start this many iterations per second whatever the answers' latency, as Google's traffic arrives (0: closed loops). Give --workers enough for the target's latency times the rate; arrivals that find every worker busy are reported as not sent." default:"0"`
 	Duration      time.Duration `help:"Run this long." xor:"amount" required:""`
 	Count         int           `help:"Run this many iterations in all (a flow is two requests)." xor:"amount" required:""`
 	Floor         bool          `help:"Also measure the requests per second the envelope alone allows on this machine, and compare."`
@@ -184,7 +185,10 @@ func (c *simulateLoadCmd) Run(ctx context.Context) error {
 	}
 	// The floor seals and opens with the client's own codec: Google's side,
 	// with the same keys and algorithms as the run.
-	cfg := simulator.LoadConfig{Client: client, Scenario: c.Scenario, Workers: c.Workers, Duration: c.Duration,
+	if c.Rate < 0 {
+		return fmt.Errorf("--rate %g: 0 or more", c.Rate)
+	}
+	cfg := simulator.LoadConfig{Client: client, Scenario: c.Scenario, Workers: c.Workers, Rate: c.Rate, Duration: c.Duration,
 		Count: c.Count, Floor: c.Floor, FloorDuration: c.FloorDuration}
 	for _, target := range c.Also {
 		other, err := side.Client(target, c.PIAID, c.Workers)

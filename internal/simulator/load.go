@@ -51,6 +51,11 @@ type LoadConfig struct {
 	// Codes reads the codes for flow (every iteration) and verify (once
 	// per worker, to consume a code); send does not need it.
 	Codes *SMSFile
+	// Rate, when positive, makes the run open-loop: an iteration starts
+	// every 1/Rate seconds on an idle worker, however slowly the target
+	// answers, as Google's traffic arrives; an arrival that finds every
+	// worker busy is counted in LoadReport.Unsent. Zero: closed loops.
+	Rate float64
 	// Floor also measures the envelope's floor after the run; FloorDuration
 	// is how long (default 2 s).
 	Floor         bool
@@ -77,25 +82,32 @@ func (cfg *LoadConfig) targets() string {
 
 // LoadReport is the outcome of a load run.
 type LoadReport struct {
-	Target     string  `json:"target"`
-	Envelope   string  `json:"envelope"`
-	Scenario   string  `json:"scenario"`
-	Measures   string  `json:"measures"`
-	Workers    int     `json:"workers"`
+	Target   string  `json:"target"`
+	Envelope string  `json:"envelope"`
+	Scenario string  `json:"scenario"`
+	Measures string  `json:"measures"`
+	Workers  int     `json:"workers"`
+	Rate     float64 `json:"rate,omitempty"` // iterations offered per second (open loop)
+	// Unsent counts the open loop's arrivals that found every worker busy.
+	Unsent     int     `json:"unsent,omitempty"`
 	Cores      int     `json:"cores"`
 	Seconds    float64 `json:"seconds"`
 	Iterations int     `json:"iterations"`
 	Requests   int     `json:"requests"`
 	// Failures counts requests without the expected answer, transport
 	// errors included.
-	Failures         int                `json:"failures"`
-	IterationsPerSec float64            `json:"iterationsPerSec"`
-	RequestsPerSec   float64            `json:"requestsPerSec"`
-	Latency          Latency            `json:"latency"`
-	Methods          map[string]Latency `json:"methods"`
-	Outcomes         map[string]int     `json:"outcomes"`
-	Errors           map[string]int     `json:"errors,omitempty"`
-	Floor            *FloorReport       `json:"floor,omitempty"`
+	Failures         int     `json:"failures"`
+	IterationsPerSec float64 `json:"iterationsPerSec"`
+	RequestsPerSec   float64 `json:"requestsPerSec"`
+	// Latency and Methods are of the requests served: every answer but a
+	// 503. Unavailable is of the 503s (an overloaded target's shed
+	// requests, or an outage), which Google retries.
+	Latency     Latency            `json:"latency"`
+	Methods     map[string]Latency `json:"methods"`
+	Unavailable *Latency           `json:"unavailable,omitempty"`
+	Outcomes    map[string]int     `json:"outcomes"`
+	Errors      map[string]int     `json:"errors,omitempty"`
+	Floor       *FloorReport       `json:"floor,omitempty"`
 }
 
 // Latency summarises the latencies of answered requests, in milliseconds.
@@ -146,6 +158,10 @@ func (r *LoadReport) WriteJSON(w io.Writer) error {
 func (r *LoadReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "load %q against %s (envelope %s): %d workers, %.1f s, %d cores here\n",
 		r.Scenario, r.Target, r.Envelope, r.Workers, r.Seconds, r.Cores)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "  open loop: %.1f iterations offered per second; %d arrivals found every worker busy and were not sent\n",
+			r.Rate, r.Unsent)
+	}
 	fmt.Fprintf(w, "  measures: %s\n\n", r.Measures)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\tcount\tper second\t\n")
@@ -159,9 +175,12 @@ func (r *LoadReport) WriteText(w io.Writer) error {
 	row := func(name string, l Latency) {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", name, l.Count, l.Mean, l.P50, l.P90, l.P99, l.Max)
 	}
-	row("all requests", r.Latency)
+	row("served (not 503)", r.Latency)
 	for _, m := range sortedKeys(r.Methods) {
 		row(m, r.Methods[m])
+	}
+	if r.Unavailable != nil {
+		row("503 answers", *r.Unavailable)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -205,7 +224,8 @@ type loadWorker struct {
 	mark    Mark
 	sendID  string // verify: the consumed send
 	code    string
-	lat     map[string][]time.Duration
+	lat     map[string][]time.Duration // served: every answer but a 503
+	lat503  []time.Duration
 	answers map[string]int
 	errs    map[string]int
 	fails   int
@@ -270,6 +290,25 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
 		defer t.Stop()
 	}
+	var tickets chan struct{} // open loop: one per arrival, taken by an idle worker
+	var unsent atomic.Int64
+	if cfg.Rate > 0 {
+		tickets = make(chan struct{})
+		go func() {
+			defer close(tickets)
+			for k := 0; !stop.Load() && ctx.Err() == nil; k++ {
+				if cfg.Count > 0 && k >= cfg.Count {
+					return
+				}
+				time.Sleep(time.Until(begin.Add(time.Duration(float64(k) / cfg.Rate * float64(time.Second)))))
+				select {
+				case tickets <- struct{}{}:
+				default:
+					unsent.Add(1)
+				}
+			}
+		}()
+	}
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
 		go progress(runCtx, &cfg, begin, &requests, &failures, progressDone)
@@ -278,6 +317,12 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	}
 	for _, w := range workers {
 		wg.Go(func() {
+			if tickets != nil {
+				for range tickets {
+					w.iterate(ctx)
+				}
+				return
+			}
 			for !stop.Load() && ctx.Err() == nil {
 				if cfg.Count > 0 && started.Add(1) > int64(cfg.Count) {
 					return
@@ -292,9 +337,9 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	<-progressDone
 
 	rep := &LoadReport{Target: cfg.targets(), Envelope: cfg.Client.Codec().Name(), Scenario: cfg.Scenario,
-		Measures: loadMeasures[cfg.Scenario], Workers: cfg.Workers, Cores: runtime.GOMAXPROCS(0),
+		Measures: loadMeasures[cfg.Scenario], Workers: cfg.Workers, Rate: cfg.Rate, Unsent: int(unsent.Load()), Cores: runtime.GOMAXPROCS(0),
 		Seconds: elapsed.Seconds(), Methods: map[string]Latency{}, Outcomes: map[string]int{}, Errors: map[string]int{}}
-	var all []time.Duration
+	var all, unavailable []time.Duration
 	byMethod := map[string][]time.Duration{}
 	capture := map[string]*Response{}
 	for _, w := range workers {
@@ -305,6 +350,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 			byMethod[m] = append(byMethod[m], l...)
 			all = append(all, l...)
 		}
+		unavailable = append(unavailable, w.lat503...)
 		for k, n := range w.answers {
 			rep.Outcomes[k] += n
 		}
@@ -318,6 +364,10 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		}
 	}
 	rep.Latency = summarize(all)
+	if len(unavailable) > 0 {
+		l := summarize(unavailable)
+		rep.Unavailable = &l
+	}
 	for m, l := range byMethod {
 		rep.Methods[m] = summarize(l)
 	}
@@ -383,7 +433,7 @@ func (w *loadWorker) setup(ctx context.Context) error {
 		return nil
 	}
 	w.sendID = w.c.NewRequestID("setup")
-	r, err := w.c.Post(ctx, PathSendOtp, w.c.SendOtpBody(w.sendID, Account{AssociationID: w.acct.AssociationID()}))
+	r, err := postRetrying(ctx, w.c, PathSendOtp, w.c.SendOtpBody(w.sendID, Account{AssociationID: w.acct.AssociationID()}))
 	if err != nil {
 		return fmt.Errorf("%s: sendOtp: %w", w.acct.AccountID, err)
 	}
@@ -395,7 +445,7 @@ func (w *loadWorker) setup(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", w.acct.AccountID, err)
 	}
 	w.mark, w.code = sms.Seq, sms.Code
-	r, err = w.c.Post(ctx, PathVerifyOtp, w.c.VerifyOtpBody(w.c.NewRequestID("setup"), w.sendID, w.code))
+	r, err = postRetrying(ctx, w.c, PathVerifyOtp, w.c.VerifyOtpBody(w.c.NewRequestID("setup"), w.sendID, w.code))
 	if err != nil {
 		return fmt.Errorf("%s: verifyOtp: %w", w.acct.AccountID, err)
 	}
@@ -403,6 +453,26 @@ func (w *loadWorker) setup(ctx context.Context) error {
 		return fmt.Errorf("%s: verifyOtp answered %s", w.acct.AccountID, got)
 	}
 	return nil
+}
+
+// postRetrying posts as Google does outside the measurement: a 503 (an
+// outage, or a target shedding the setup's burst of requests) is retried
+// with the same body after a growing pause, for up to about 30 s.
+func postRetrying(ctx context.Context, c *Client, path string, body any) (*Response, error) {
+	pause := 20 * time.Millisecond
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := c.Post(ctx, path, body)
+		if err != nil || r.Status != 503 || time.Now().After(deadline) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // iterate runs one iteration of the scenario.
@@ -444,7 +514,11 @@ func (w *loadWorker) do(ctx context.Context, method, path string, body any, want
 		}
 		return false
 	}
-	w.lat[method] = append(w.lat[method], r.Latency)
+	if r.Status == 503 {
+		w.lat503 = append(w.lat503, r.Latency)
+	} else {
+		w.lat[method] = append(w.lat[method], r.Latency)
+	}
 	got := r.Summary()
 	w.answers[method+" "+got]++
 	if r.Status == 200 && r.OpenErr == nil && w.capture[method] == nil {
