@@ -396,7 +396,7 @@ func (r *Router) Send(ctx context.Context, m Message) error {
 			errs = append(errs, fmt.Errorf("sms: no time left for %s: %w", p.name, err))
 			break
 		}
-		err, f, handed := r.try(ctx, p, m, route[i+1:])
+		f, handed, err := r.try(ctx, p, m, route[i+1:])
 		if err == nil {
 			return nil
 		}
@@ -418,7 +418,7 @@ func (r *Router) Send(ctx context.Context, m Message) error {
 // try hands m to p, unless its breaker or its cap says no, with an attempt
 // deadline that leaves time for the providers of rest. handed reports
 // whether p was given the message.
-func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) (err error, f Failure, handed bool) {
+func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) (f Failure, handed bool, err error) {
 	actx, cancel := r.attemptContext(ctx, rest)
 	defer cancel()
 	var took time.Duration
@@ -455,7 +455,7 @@ func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) 
 	if r.observe != nil {
 		r.observe(a)
 	}
-	return err, f, handed
+	return f, handed, err
 }
 
 // attemptContext gives one attempt at most an even share of the time left
