@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,11 +18,25 @@ import (
 // must not fall back to a default unnoticed. The precedence is flag, then
 // OTPGATE_* variable, then this file, then the default.
 func configFile(r io.Reader) (kong.Resolver, error) {
-	values := map[string]any{}
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if err := dec.Decode(&values); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
+	}
+	values := map[string]any{}
+	for k, text := range raw {
+		if k == smsFlagName {
+			// A JSON document of its own, which its flag decodes strictly:
+			// handed over as written.
+			values[k] = string(text)
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("config file: %s: %w", k, err)
+		}
+		values[k] = v
 	}
 	for k, v := range values {
 		switch v := v.(type) {

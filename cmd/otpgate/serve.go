@@ -49,7 +49,7 @@ type serveCmd struct {
 	TLSCert string `name:"tls-cert" help:"Certificate (PEM) to terminate TLS with; without it otpgate speaks HTTP for a terminating proxy in front." type:"path" placeholder:"FILE"`
 	TLSKey  string `name:"tls-key" help:"Private key (PEM) of --tls-cert." type:"path" placeholder:"FILE"`
 
-	Dev               bool `help:"Development mode: plaintext bodies, SMS printed on standard output unless --sms-file or --sms-http-url is given, demo accounts loaded, readable logs."`
+	Dev               bool `help:"Development mode: plaintext bodies, SMS printed on standard output unless an SMS provider is configured, demo accounts loaded, readable logs."`
 	InsecurePlaintext bool `help:"Accept and answer plain JSON bodies. Development only: Google never sends these."`
 
 	SMSFile       string            `name:"sms-file" help:"Deliver SMS by appending one JSON object per line ({\"to\",\"text\",\"at\"}) to this file; - for standard output." placeholder:"PATH"`
@@ -58,8 +58,9 @@ type serveCmd struct {
 	SMSHTTPHeader map[string]string `name:"sms-http-header" help:"Header of the gateway call, NAME=VALUE (repeatable), e.g. Authorization=Bearer …" placeholder:"NAME=VALUE"`
 	SMSHTTPBody   string            `name:"sms-http-body" help:"Body template of the gateway call with {to} and {text} placeholders (escaped for the content type). Default: {\"to\":{to},\"text\":{text}}."`
 	SMSHTTPType   string            `name:"sms-http-content-type" help:"Content-Type of the gateway call: application/json or application/x-www-form-urlencoded." default:"application/json"`
-	SMSTimeout    time.Duration     `name:"sms-timeout" help:"How long an SMS provider may take before the send counts as failed." default:"10s"`
+	SMSTimeout    time.Duration     `name:"sms-timeout" help:"How long one SMS send may take, across the providers of its route (each gets at most an even share of what is left); then it counts as failed." default:"10s"`
 	SMSTemplate   string            `name:"sms-template" help:"SMS text with {code} once; the smsMatchingToken goes on its own first line. Must fit one SMS." default:"${sms_template}"`
+	smsFlags      `embed:""`
 
 	CodeLength      int           `help:"Digits per code." default:"6"`
 	CodeLifetime    time.Duration `help:"How long a code can be verified." default:"5m"`
@@ -223,7 +224,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if c.Dev {
 		// Development speaks plaintext unless keys were given to try them.
 		c.InsecurePlaintext = scheme == ""
-		if c.SMSFile == "" && c.SMSHTTPURL == "" {
+		if !c.smsGiven() {
 			c.SMSFile = sms.Stdout
 		}
 	}
@@ -259,9 +260,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		}
 	}
 
-	composer, err := sms.NewComposer(c.SMSTemplate, c.CodeLength)
+	smsPlan, err := c.planSMS()
 	if err != nil {
-		return fmt.Errorf("--sms-template: %w", err)
+		return err
 	}
 	// Listen before anything is created or started: a port in use refuses
 	// the start with nothing to undo (no purger meeting a closed store).
@@ -274,11 +275,11 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if keys != nil {
 		metrics.WatchKeys(keys)
 	}
-	sender, closeSender, err := c.sender(metrics)
+	texts, err := c.startSMS(smsPlan, metrics, log)
 	if err != nil {
 		return err
 	}
-	defer closeSender()
+	defer texts.Close()
 
 	codeKeys, err := loadKeyring(c.CodeSecretFile, c.DataDir, codeSecretFile)
 	if err != nil {
@@ -305,7 +306,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	svc, err := otp.New(otp.Config{
 		// A request waiting for the SMS provider gives its --max-in-flight
 		// slot back meanwhile.
-		Store: st, Messenger: server.ReleaseSlotWhileSending(sms.CodeMessenger{Composer: composer, Sender: sender}),
+		Store: st, Messenger: server.ReleaseSlotWhileSending(sms.Messenger{Templates: texts.templates, Sender: texts.router}),
 		Policy: c.policy(), Secrets: codeKeys, Logger: log,
 	})
 	if err != nil {
@@ -342,7 +343,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}()
 
 	servers := []*http.Server{{
-		Handler:           srv.Handler(),
+		Handler:           texts.mount(srv.Handler(), c.BasePath, lns.admin == nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      c.SMSTimeout + c.InFlightWait + 30*time.Second,
@@ -354,7 +355,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if lns.admin != nil {
 		// No write timeout: a CPU profile or a trace takes as long as asked.
 		servers = append(servers, &http.Server{
-			Handler:           srv.AdminHandler(),
+			Handler:           texts.mount(srv.AdminHandler(), "", true),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -367,7 +368,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		log.Warn("PLAINTEXT bodies are accepted and answered: development only, never expose this server to Google (--insecure-plaintext)")
 	}
 	log.Info("otpgate listening", "addr", lns.main.Addr().String(), "scheme", lns.scheme, "admin", adminAddr, "basePath", c.BasePath,
-		"version", versionString(), "sms", sender.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID,
+		"version", versionString(), "sms", texts.router.Name(), "database", c.databaseName(), "dataDir", c.DataDir, "piaids", c.PIAID,
 		"surfaces", c.Surfaces, "envelope", codec.Name(), "maxInFlight", c.MaxInFlight, "queueWait", c.QueueWait)
 	if c.Dev {
 		fmt.Fprintf(os.Stderr, "\nDevelopment server on %s://%s%s — demo accounts: %s\n\n", lns.scheme, lns.main.Addr(), c.BasePath, demoSummary())
@@ -445,36 +446,4 @@ func (c *serveCmd) listen() (*listeners, error) {
 		}
 	}
 	return l, nil
-}
-
-// sender builds the SMS providers in failover order: HTTP gateway, then file.
-func (c *serveCmd) sender(m *server.Metrics) (sms.Sender, func(), error) {
-	var senders []sms.Sender
-	closeAll := func() {}
-	if c.SMSHTTPURL != "" {
-		h, err := sms.NewHTTPSender(sms.HTTPConfig{
-			URL: c.SMSHTTPURL, Method: c.SMSHTTPMethod, Headers: c.SMSHTTPHeader,
-			BodyTemplate: c.SMSHTTPBody, ContentType: c.SMSHTTPType, Timeout: c.SMSTimeout,
-		}, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--sms-http-url: %w", err)
-		}
-		senders = append(senders, m.InstrumentSender(h))
-	}
-	if c.SMSFile != "" {
-		f, err := sms.NewFileSender(c.SMSFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--sms-file: %w", err)
-		}
-		closeAll = func() { f.Close() }
-		senders = append(senders, m.InstrumentSender(f))
-	}
-	switch len(senders) {
-	case 0:
-		return nil, nil, errors.New("no SMS provider: give --sms-http-url or --sms-file (or --dev, which prints SMS on standard output)")
-	case 1:
-		return senders[0], closeAll, nil
-	default:
-		return sms.NewFailover(senders...), closeAll, nil
-	}
 }
