@@ -61,6 +61,7 @@ type serveCmd struct {
 	SMSTimeout    time.Duration     `name:"sms-timeout" help:"How long one SMS send may take, across the providers of its route (each gets at most an even share of what is left); then it counts as failed." default:"10s"`
 	SMSTemplate   string            `name:"sms-template" help:"SMS text with {code} once; the smsMatchingToken goes on its own first line. Must fit one SMS." default:"${sms_template}"`
 	smsFlags      `embed:""`
+	checkFlag     `embed:""`
 
 	CodeLength      int           `help:"Digits per code." default:"6"`
 	CodeLifetime    time.Duration `help:"How long a code can be verified." default:"5m"`
@@ -217,6 +218,9 @@ func (c *serveCmd) logger() *slog.Logger {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	if c.Check {
+		return c.runCheck()
+	}
 	scheme, err := c.scheme()
 	if err != nil {
 		return err
