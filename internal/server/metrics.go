@@ -86,13 +86,20 @@ type instrumentedSender struct {
 }
 
 func (i instrumentedSender) Send(ctx context.Context, msg sms.Message) error {
-	err := i.Sender.Send(ctx, msg)
+	_, err := i.SendID(ctx, msg)
+	return err
+}
+
+// SendID passes on the provider's id of the message ("" when it gives
+// none), so that its delivery receipts can be matched to the code.
+func (i instrumentedSender) SendID(ctx context.Context, msg sms.Message) (string, error) {
+	rc, err := sms.Submit(ctx, i.Sender, msg)
 	outcome := "accepted"
 	if err != nil {
 		outcome = "failed"
 	}
 	i.sends.WithLabelValues(i.Name(), outcome).Inc()
-	return err
+	return rc.MessageID, err
 }
 
 // WatchKeys exports the envelope's keys, evaluated at each scrape so that a

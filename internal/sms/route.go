@@ -381,9 +381,16 @@ func (r *Router) routeFor(to string) []*routed {
 // with its name. Errors never hold the number or the text (the providers'
 // errors do not).
 func (r *Router) Send(ctx context.Context, m Message) error {
+	_, err := r.Submit(ctx, m)
+	return err
+}
+
+// Submit is Send, returning the receipt of the provider that accepted m:
+// its name, and its id of the message when it is a [Submitter].
+func (r *Router) Submit(ctx context.Context, m Message) (Receipt, error) {
 	route := r.routeFor(m.To)
 	if len(route) == 0 {
-		return ErrNoRoute
+		return Receipt{}, ErrNoRoute
 	}
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
@@ -396,9 +403,9 @@ func (r *Router) Send(ctx context.Context, m Message) error {
 			errs = append(errs, fmt.Errorf("sms: no time left for %s: %w", p.name, err))
 			break
 		}
-		f, handed, err := r.try(ctx, p, m, route[i+1:])
+		id, f, handed, err := r.try(ctx, p, m, route[i+1:])
 		if err == nil {
-			return nil
+			return Receipt{Provider: p.name, MessageID: id}, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
 		if !handed {
@@ -412,13 +419,13 @@ func (r *Router) Send(ctx context.Context, m Message) error {
 			break
 		}
 	}
-	return errors.Join(errs...)
+	return Receipt{}, errors.Join(errs...)
 }
 
 // try hands m to p, unless its breaker or its cap says no, with an attempt
 // deadline that leaves time for the providers of rest. handed reports
-// whether p was given the message.
-func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) (f Failure, handed bool, err error) {
+// whether p was given the message; id is p's id of it, if it gives one.
+func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) (id string, f Failure, handed bool, err error) {
 	actx, cancel := r.attemptContext(ctx, rest)
 	defer cancel()
 	var took time.Duration
@@ -428,7 +435,8 @@ func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) 
 		}
 		handed = true
 		start := time.Now()
-		err := p.sender.Send(actx, m)
+		rc, err := Submit(actx, p.sender, m)
+		id = rc.MessageID
 		took = time.Since(start)
 		if err != nil {
 			f = p.classify(err)
@@ -455,7 +463,7 @@ func (r *Router) try(ctx context.Context, p *routed, m Message, rest []*routed) 
 	if r.observe != nil {
 		r.observe(a)
 	}
-	return f, handed, err
+	return id, f, handed, err
 }
 
 // attemptContext gives one attempt at most an even share of the time left

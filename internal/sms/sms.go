@@ -42,3 +42,37 @@ type Sender interface {
 	// Name identifies the provider in metrics and logs ("file", "http").
 	Name() string
 }
+
+// Submitter is a Sender whose provider gives each message it accepts an id
+// (an SMPP message_id, a Twilio MessageSid), which its delivery receipts
+// then carry. The HTTP gateway and the file have none.
+type Submitter interface {
+	Sender
+	// SendID is Send, returning the provider's id of the accepted message.
+	SendID(ctx context.Context, m Message) (id string, err error)
+}
+
+// Receipt says which provider accepted a message and the id it gave it.
+type Receipt struct {
+	Provider  string // the Sender's Name
+	MessageID string // "" when the provider gives none
+}
+
+// Submit sends m through s and returns its receipt: a [Router]'s names the
+// provider of the route that accepted m, a [Submitter]'s carries its id.
+func Submit(ctx context.Context, s Sender, m Message) (Receipt, error) {
+	switch s := s.(type) {
+	case *Router:
+		return s.Submit(ctx, m)
+	case Submitter:
+		id, err := s.SendID(ctx, m)
+		if err != nil {
+			return Receipt{}, err
+		}
+		return Receipt{Provider: s.Name(), MessageID: id}, nil
+	}
+	if err := s.Send(ctx, m); err != nil {
+		return Receipt{}, err
+	}
+	return Receipt{Provider: s.Name()}, nil
+}

@@ -157,7 +157,7 @@ const (
 	stateClosed
 )
 
-var _ sms.Sender = (*Client)(nil)
+var _ sms.Submitter = (*Client)(nil)
 
 // New checks cfg and returns a client that starts connecting at once. Call
 // Close to unbind and release it.
@@ -317,8 +317,14 @@ func (c *Client) Bound() bool {
 // TLVs DLTEntityIDTag and DLTTemplateIDTag, replacing any of Config.TLVs
 // with the same tags.
 func (c *Client) Send(ctx context.Context, m sms.Message) error {
-	_, err := c.Submit(ctx, c.message(m))
+	_, err := c.SendID(ctx, m)
 	return err
+}
+
+// SendID is Send, returning the SMSC's message_id, which its delivery
+// receipts carry (Receipt.MessageID). It makes c an [sms.Submitter].
+func (c *Client) SendID(ctx context.Context, m sms.Message) (string, error) {
+	return c.Submit(ctx, c.message(m))
 }
 
 // message is the submit_sm of an sms.Message.

@@ -138,7 +138,7 @@ type Client struct {
 	userAgent string
 }
 
-var _ sms.Sender = (*Client)(nil)
+var _ sms.Submitter = (*Client)(nil)
 
 // New checks cfg and returns a client for it. Its errors name the setting
 // at fault but never repeat the Auth Token.
@@ -226,6 +226,11 @@ func (c *Client) GoString() string { return c.String() }
 func (c *Client) Send(ctx context.Context, m sms.Message) error {
 	_, err := c.Submit(ctx, m)
 	return err
+}
+
+// SendID is Submit: it makes c an [sms.Submitter].
+func (c *Client) SendID(ctx context.Context, m sms.Message) (string, error) {
+	return c.Submit(ctx, m)
 }
 
 // Submit creates the message at Twilio and returns the SID Twilio gave it
