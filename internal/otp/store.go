@@ -29,6 +29,13 @@ type Store interface {
 	RenameSubjects(ctx context.Context, prefix string, rename func(subject string) string) (int64, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// RecordDelivery records what a delivery receipt says of the message
+	// that provider accepted as messageID: the delivery state of the
+	// challenge it carried, reported at at. It reports whether a challenge
+	// has that message. A challenge already in a final state keeps it (and
+	// its time), so that receipts may come twice or out of order. It is
+	// telemetry: verification never reads it.
+	RecordDelivery(ctx context.Context, provider, messageID string, state DeliveryState, at time.Time) (found bool, err error)
 }
 
 // Tx is the set of operations available inside one transaction. Methods that
@@ -77,6 +84,11 @@ type Tx interface {
 	// account, so that at most one code per account is ever valid. It
 	// serializes with other supersedes of the same account.
 	SupersedeChallenges(accountID string) error
+	// RecordSubmission records that the provider accepted the challenge's
+	// SMS under an id (s.MessageID, "" when it gives none): its Delivery
+	// becomes s, DeliverySubmitted, with no time, replacing that of an
+	// earlier SMS of the challenge.
+	RecordSubmission(challengeID string, s Submission) error
 }
 
 // PurgeBefore names the cut-off of each kind of record.
@@ -148,6 +160,48 @@ type Challenge struct {
 	Attempts  int
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Delivery is what is known of the delivery of the challenge's SMS,
+	// read by LockChallenge; only RecordSubmission and RecordDelivery
+	// write it (InsertChallenge and UpdateChallenge leave it as it is).
+	// Telemetry: it never changes what a verification answers.
+	Delivery Delivery
+}
+
+// Submission says which provider accepted an SMS, and the id it gave it.
+type Submission struct {
+	Provider  string // the provider's name in the configuration; "" when unknown
+	MessageID string // the provider's id of the message; "" when it gives none
+}
+
+// Delivery is what the provider that accepted a challenge's SMS said of it.
+type Delivery struct {
+	Submission
+	State DeliveryState // "" before a provider accepted the SMS
+	At    time.Time     // when a receipt reported State; zero before any
+}
+
+// DeliveryState is the fate of an SMS, as its provider's receipts tell it.
+type DeliveryState string
+
+// Delivery states: submitted once a provider accepted the SMS, then what a
+// delivery receipt reports. Delivered, undeliverable, expired and failed
+// are final: a later receipt does not change them.
+const (
+	DeliverySubmitted     DeliveryState = "submitted"
+	DeliveryDelivered     DeliveryState = "delivered"
+	DeliveryUndeliverable DeliveryState = "undeliverable" // the network could not reach the handset
+	DeliveryExpired       DeliveryState = "expired"       // not delivered within the provider's validity period
+	DeliveryFailed        DeliveryState = "failed"        // refused or dropped by the provider or a carrier
+	DeliveryUnknown       DeliveryState = "unknown"       // a receipt whose state is not known
+)
+
+// Final reports whether s is an outcome that no later receipt changes.
+func (s DeliveryState) Final() bool {
+	switch s {
+	case DeliveryDelivered, DeliveryUndeliverable, DeliveryExpired, DeliveryFailed:
+		return true
+	}
+	return false
 }
 
 // EventKind names what a budget counts.

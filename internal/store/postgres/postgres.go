@@ -316,6 +316,29 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	return total, err
 }
 
+// RecordDelivery updates the challenges that carry the message: a final
+// state stays as it is, so that a repeated or late receipt changes nothing.
+func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, state otp.DeliveryState, at time.Time) (bool, error) {
+	if messageID == "" {
+		return false, nil
+	}
+	var n int64
+	err := s.inTx(ctx, func(t *pgTx) error {
+		tag, err := t.tx.Exec(t.ctx, `UPDATE challenges SET
+			delivery_state = CASE WHEN delivery_state = ANY($1) THEN delivery_state ELSE $2 END,
+			delivered_at = CASE WHEN delivery_state = ANY($1) THEN delivered_at ELSE $3 END
+			WHERE provider = $4 AND provider_message_id = $5`,
+			[]string{string(otp.DeliveryDelivered), string(otp.DeliveryUndeliverable), string(otp.DeliveryExpired), string(otp.DeliveryFailed)},
+			string(state), at.UnixMilli(), provider, messageID)
+		if err != nil {
+			return t.fail("record delivery", err)
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return n > 0, err
+}
+
 // RenameSubjects renames the events whose subject starts with prefix, a
 // batch of subjects per transaction.
 func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(string) string) (int64, error) {

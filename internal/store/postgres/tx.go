@@ -232,9 +232,13 @@ func (t *pgTx) LockChallenge(id string) (*otp.Challenge, error) {
 	var c otp.Challenge
 	var state string
 	var createdAt, expiresAt int64
-	err := t.tx.QueryRow(t.ctx, `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at
+	var provider, messageID, delivery *string
+	var deliveredAt *int64
+	err := t.tx.QueryRow(t.ctx, `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at,
+		provider, provider_message_id, delivery_state, delivered_at
 		FROM challenges WHERE id = $1 FOR UPDATE`, id).
-		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt)
+		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt,
+			&provider, &messageID, &delivery, &deliveredAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -243,7 +247,25 @@ func (t *pgTx) LockChallenge(id string) (*otp.Challenge, error) {
 	}
 	c.ID, c.State = id, otp.ChallengeState(state)
 	c.CreatedAt, c.ExpiresAt = time.UnixMilli(createdAt), time.UnixMilli(expiresAt)
+	c.Delivery.Provider, c.Delivery.MessageID = deref(provider), deref(messageID)
+	c.Delivery.State = otp.DeliveryState(deref(delivery))
+	if deliveredAt != nil {
+		c.Delivery.At = time.UnixMilli(*deliveredAt)
+	}
 	return &c, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (t *pgTx) RecordSubmission(challengeID string, s otp.Submission) error {
+	return t.exec("record submission", `UPDATE challenges SET provider = $1, provider_message_id = NULLIF($2, ''),
+		delivery_state = $3, delivered_at = NULL WHERE id = $4`,
+		s.Provider, s.MessageID, string(otp.DeliverySubmitted), challengeID)
 }
 
 func (t *pgTx) UpdateChallenge(c *otp.Challenge) error {

@@ -348,13 +348,15 @@ const (
 	qDeleteEvent     = `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE kind = ? AND subject = ? AND at = ? LIMIT 1)`
 	qInsertChallenge = `INSERT INTO challenges (id, account_id, code_mac, secret_id, state, attempts, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qLockChallenge = `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at
+	qLockChallenge = `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at,
+		provider, provider_message_id, delivery_state, delivered_at
 		FROM challenges WHERE id = ?`
 	qUpdateChallenge = `UPDATE challenges SET code_mac = ?, secret_id = ?, state = ?, attempts = ?, expires_at = ? WHERE id = ?`
 	qSupersede       = `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`
+	qSubmitted       = `UPDATE challenges SET provider = ?, provider_message_id = NULLIF(?, ''), delivery_state = ?, delivered_at = NULL WHERE id = ?`
 )
 
-var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByID, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede}
+var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByID, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede, qSubmitted}
 
 type sqlTx struct {
 	ctx   context.Context
@@ -523,8 +525,10 @@ func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
 	var c otp.Challenge
 	var state string
 	var createdAt, expiresAt int64
+	var d deliveryColumns
 	err := t.queryRow(qLockChallenge, id).
-		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt)
+		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt,
+			&d.provider, &d.messageID, &d.state, &d.at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -533,8 +537,57 @@ func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
 	}
 	c.ID, c.State = id, otp.ChallengeState(state)
 	c.CreatedAt, c.ExpiresAt = time.UnixMilli(createdAt), time.UnixMilli(expiresAt)
+	c.Delivery = d.delivery()
 	return &c, nil
 }
+
+// deliveryColumns are a challenge's delivery columns (migration 0007),
+// NULL until a provider accepted its SMS.
+type deliveryColumns struct {
+	provider, messageID, state sql.NullString
+	at                         sql.NullInt64
+}
+
+func (d deliveryColumns) delivery() otp.Delivery {
+	v := otp.Delivery{
+		Submission: otp.Submission{Provider: d.provider.String, MessageID: d.messageID.String},
+		State:      otp.DeliveryState(d.state.String),
+	}
+	if d.at.Valid {
+		v.At = time.UnixMilli(d.at.Int64)
+	}
+	return v
+}
+
+func (t *sqlTx) RecordSubmission(challengeID string, s otp.Submission) error {
+	return t.exec(qSubmitted, s.Provider, s.MessageID, string(otp.DeliverySubmitted), challengeID)
+}
+
+// RecordDelivery updates the challenges that carry the message: a final
+// state stays as it is, so that a repeated or late receipt changes nothing.
+func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, state otp.DeliveryState, at time.Time) (bool, error) {
+	if messageID == "" {
+		return false, nil
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE challenges SET
+		delivery_state = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivery_state ELSE ? END,
+		delivered_at = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivered_at ELSE ? END
+		WHERE provider = ? AND provider_message_id = ?`,
+		finalStates[0], finalStates[1], finalStates[2], finalStates[3], string(state),
+		finalStates[0], finalStates[1], finalStates[2], finalStates[3], at.UnixMilli(),
+		provider, messageID)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record delivery: %w", err)
+	}
+	return n > 0, nil
+}
+
+// finalStates are the delivery states that a receipt does not change.
+var finalStates = [4]string{string(otp.DeliveryDelivered), string(otp.DeliveryUndeliverable), string(otp.DeliveryExpired), string(otp.DeliveryFailed)}
 
 func (t *sqlTx) UpdateChallenge(c *otp.Challenge) error {
 	return t.exec(qUpdateChallenge,

@@ -67,6 +67,7 @@ func RunInstances(t *testing.T, open Opener) {
 		{"ImportMany", testImportMany},
 		{"Events", testEvents},
 		{"Challenges", testChallenges},
+		{"Delivery", testDelivery},
 		{"Supersede", testSupersede},
 		{"Purge", testPurge},
 		{"RenameSubjects", testRenameSubjects},
