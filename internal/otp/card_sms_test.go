@@ -133,13 +133,13 @@ type stallNth struct {
 	release chan struct{}
 }
 
-func (s *stallNth) SendCode(ctx context.Context, m otp.CodeSMS) error {
-	err := s.recorder.SendCode(ctx, m)
+func (s *stallNth) SendCode(ctx context.Context, m otp.CodeSMS) (otp.Submission, error) {
+	sub, err := s.recorder.SendCode(ctx, m)
 	if s.n.Add(1) == s.at {
 		close(s.entered)
 		<-s.release
 	}
-	return err
+	return sub, err
 }
 
 // TestCardSMSOnTakeover: a retry that takes over an authenticate, or a

@@ -36,11 +36,11 @@ type recorder struct {
 	texts []text
 }
 
-func (r *recorder) SendCode(_ context.Context, m otp.CodeSMS) error {
+func (r *recorder) SendCode(_ context.Context, m otp.CodeSMS) (otp.Submission, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.texts = append(r.texts, text{m.Phone, m.Code, m.SMSMatchingToken, m.Card})
-	return nil
+	return otp.Submission{Provider: "recorder"}, nil
 }
 
 func (r *recorder) sent() []text {

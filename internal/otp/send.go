@@ -291,7 +291,7 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	// Google hanging up must not fail a send in progress: the answer is
 	// recorded and replayed, so it has to say what really happened. The
 	// providers bound each send with their own timeout.
-	sendErr := s.messenger.SendCode(context.WithoutCancel(ctx), plan.sms())
+	sub, sendErr := s.messenger.SendCode(context.WithoutCancel(ctx), plan.sms())
 	if sendErr != nil {
 		s.log.Warn("SMS not accepted", "method", rec.Method, "requestId", rec.ID, "error", sendErr)
 	}
@@ -339,6 +339,13 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 		}
 		if err := s.delivered(tx, ch, plan.session); err != nil {
 			return err
+		}
+		if ch != nil {
+			// Telemetry for the delivery receipts, which never change
+			// what verification answers.
+			if err := tx.RecordSubmission(ch.ID, sub); err != nil {
+				return err
+			}
 		}
 		cur.State, cur.Result = RequestDone, SendSuccess
 		out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}

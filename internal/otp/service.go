@@ -17,10 +17,12 @@ import (
 	"time"
 )
 
-// Messenger delivers a code to a phone, by SMS. It returns nil only when a
-// provider accepted the message.
+// Messenger delivers a code to a phone, by SMS. It returns a nil error only
+// when a provider accepted the message, and then says which provider and
+// under what id (as far as it knows), for delivery receipts to find the
+// challenge.
 type Messenger interface {
-	SendCode(ctx context.Context, m CodeSMS) error
+	SendCode(ctx context.Context, m CodeSMS) (Submission, error)
 }
 
 // CodeSMS is one SMS of a code: where it goes and what its text may state.

@@ -203,14 +203,14 @@ type blockingMessenger struct {
 	once    sync.Once
 }
 
-func (b *blockingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
+func (b *blockingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) (otp.Submission, error) {
 	first := false
 	b.once.Do(func() { first = true })
 	if first {
-		err := b.Messenger.SendCode(ctx, m) // the SMS went out...
+		sub, err := b.Messenger.SendCode(ctx, m) // the SMS went out...
 		close(b.entered)
 		<-b.release // ...and the process froze before recording it
-		return err
+		return sub, err
 	}
 	return b.Messenger.SendCode(ctx, m)
 }

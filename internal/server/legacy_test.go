@@ -234,11 +234,11 @@ type slowMessenger struct {
 	delay time.Duration
 }
 
-func (s slowMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
+func (s slowMessenger) SendCode(ctx context.Context, m otp.CodeSMS) (otp.Submission, error) {
 	select {
 	case <-time.After(s.delay):
 	case <-ctx.Done():
-		return ctx.Err()
+		return otp.Submission{}, ctx.Err()
 	}
 	return s.Messenger.SendCode(ctx, m)
 }

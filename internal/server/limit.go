@@ -133,7 +133,7 @@ func ReleaseSlotWhileSending(m otp.Messenger) otp.Messenger {
 
 type slotFreeMessenger struct{ otp.Messenger }
 
-func (m slotFreeMessenger) SendCode(ctx context.Context, msg otp.CodeSMS) error {
+func (m slotFreeMessenger) SendCode(ctx context.Context, msg otp.CodeSMS) (otp.Submission, error) {
 	if s, ok := ctx.Value(slotKey{}).(*slot); ok && s.held {
 		s.l.release()
 		s.held = false

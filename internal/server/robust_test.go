@@ -203,10 +203,10 @@ type notingMessenger struct {
 	sent *atomic.Bool
 }
 
-func (n notingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
-	err := n.Messenger.SendCode(ctx, m)
+func (n notingMessenger) SendCode(ctx context.Context, m otp.CodeSMS) (otp.Submission, error) {
+	sub, err := n.Messenger.SendCode(ctx, m)
 	n.sent.Store(true)
-	return err
+	return sub, err
 }
 
 // TestRecordHasDeadline: the write that records an SMS outcome outlives

@@ -192,7 +192,7 @@ type gateMessenger struct {
 	gate    chan struct{}
 }
 
-func (g *gateMessenger) SendCode(ctx context.Context, m otp.CodeSMS) error {
+func (g *gateMessenger) SendCode(ctx context.Context, m otp.CodeSMS) (otp.Submission, error) {
 	g.entered <- struct{}{}
 	<-g.gate
 	return g.Messenger.SendCode(ctx, m)

@@ -16,10 +16,11 @@ type CodeMessenger struct {
 // SendCode composes the text and sends it. The code is only ever in the
 // message; errors never carry it. Its one template states neither the amount nor the card of an India Cards
 // message: use [Messenger] for that.
-func (m CodeMessenger) SendCode(ctx context.Context, c otp.CodeSMS) error {
+func (m CodeMessenger) SendCode(ctx context.Context, c otp.CodeSMS) (otp.Submission, error) {
 	text, err := m.Composer.Compose(c.Code, c.SMSMatchingToken)
 	if err != nil {
-		return err
+		return otp.Submission{}, err
 	}
-	return m.Sender.Send(ctx, Message{To: c.Phone, Text: text})
+	rc, err := Submit(ctx, m.Sender, Message{To: c.Phone, Text: text})
+	return otp.Submission(rc), err
 }

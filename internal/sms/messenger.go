@@ -14,16 +14,17 @@ type Messenger struct {
 	Sender    Sender
 }
 
-// Send renders the message of flow with v and sends it to phone (E.164). A
+// Send renders the message of flow with v and sends it to phone (E.164),
+// returning the receipt of the provider that accepted it (see [Submit]). A
 // message that cannot be rendered is not sent; the error says why, never
 // with the code.
-func (m Messenger) Send(ctx context.Context, phone string, flow Flow, v Vars) error {
+func (m Messenger) Send(ctx context.Context, phone string, flow Flow, v Vars) (Receipt, error) {
 	msg, err := m.Templates.Render(flow, v)
 	if err != nil {
-		return err
+		return Receipt{}, err
 	}
 	msg.To = phone
-	return m.Sender.Send(ctx, msg)
+	return Submit(ctx, m.Sender, msg)
 }
 
 // SendCode is the otp engine's Messenger: a message with no card is
@@ -32,13 +33,14 @@ func (m Messenger) Send(ctx context.Context, phone string, flow Flow, v Vars) er
 // the amount and the card's last four digits. A card template that names
 // what the engine did not know (an amount without its currency, no last
 // four digits) fails to render, and nothing is sent.
-func (m Messenger) SendCode(ctx context.Context, c otp.CodeSMS) error {
-	if c.Card == nil {
-		return m.Send(ctx, c.Phone, FlowLegacy, Vars{Code: c.Code, SMSMatchingToken: c.SMSMatchingToken})
+func (m Messenger) SendCode(ctx context.Context, c otp.CodeSMS) (otp.Submission, error) {
+	flow, v := FlowLegacy, Vars{Code: c.Code, SMSMatchingToken: c.SMSMatchingToken}
+	if c.Card != nil {
+		flow, v = FlowCard, Vars{Code: c.Code, Last4: c.Card.Last4}
+		if c.Card.CurrencyCode != "" {
+			v.Amount = &Amount{Micros: c.Card.AmountMicros, Currency: c.Card.CurrencyCode}
+		}
 	}
-	v := Vars{Code: c.Code, Last4: c.Card.Last4}
-	if c.Card.CurrencyCode != "" {
-		v.Amount = &Amount{Micros: c.Card.AmountMicros, Currency: c.Card.CurrencyCode}
-	}
-	return m.Send(ctx, c.Phone, FlowCard, v)
+	rc, err := m.Send(ctx, c.Phone, flow, v)
+	return otp.Submission(rc), err
 }

@@ -29,15 +29,15 @@ func TestMessenger(t *testing.T) {
 	ctx := context.Background()
 
 	// sendOtp: no card, the legacy flow with its token line.
-	if err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "123456", SMSMatchingToken: testToken}); err != nil {
+	if _, err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "123456", SMSMatchingToken: testToken}); err != nil {
 		t.Fatalf("SendCode() of sendOtp error = %v", err)
 	}
 	// authenticate and resendOtp: the card flow, stating what the engine passes.
 	card := &otp.CardSMS{AmountMicros: 728_000_000, CurrencyCode: "INR", Last4: "4321"}
-	if err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "654321", Card: card}); err != nil {
+	if _, err := m.SendCode(ctx, otp.CodeSMS{Phone: testPhone, Code: "654321", Card: card}); err != nil {
 		t.Fatalf("SendCode() of authenticate error = %v", err)
 	}
-	if err := m.Send(ctx, testPhone, FlowCard, Vars{Code: "654321", Amount: &Amount{728_000_000, "INR"}, Last4: "4321"}); err != nil {
+	if _, err := m.Send(ctx, testPhone, FlowCard, Vars{Code: "654321", Amount: &Amount{728_000_000, "INR"}, Last4: "4321"}); err != nil {
 		t.Fatalf("Send() error = %v", err)
 	}
 	want := []Message{
@@ -60,7 +60,7 @@ func TestMessenger(t *testing.T) {
 		"no last4":    {Phone: testPhone, Code: "111111", Card: &otp.CardSMS{AmountMicros: 1_000_000, CurrencyCode: "INR"}},
 		"no card":     {Phone: testPhone, Code: "111111"},
 	} {
-		if err := m.SendCode(ctx, c); err == nil {
+		if _, err := m.SendCode(ctx, c); err == nil {
 			t.Errorf("SendCode() with %s succeeded", name)
 		}
 	}
@@ -85,10 +85,10 @@ func TestMessengerSendCodeAsCodeMessenger(t *testing.T) {
 		{Phone: testPhone, Code: "000042", SMSMatchingToken: testToken},
 		{Phone: testPhone, Code: "000042", Card: &otp.CardSMS{AmountMicros: 728_000_000, CurrencyCode: "INR", Last4: "4321"}},
 	} {
-		if err := (CodeMessenger{Composer: composer, Sender: old}).SendCode(context.Background(), c); err != nil {
+		if _, err := (CodeMessenger{Composer: composer, Sender: old}).SendCode(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
-		if err := (Messenger{Templates: set, Sender: now}).SendCode(context.Background(), c); err != nil {
+		if _, err := (Messenger{Templates: set, Sender: now}).SendCode(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestMessengerSendsNothingItCannotRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recording{}
-	err = Messenger{Templates: set, Sender: rec}.Send(context.Background(), testPhone, FlowCard,
+	_, err = Messenger{Templates: set, Sender: rec}.Send(context.Background(), testPhone, FlowCard,
 		Vars{Code: "123456", Amount: &Amount{10_000_000, "USD"}, Last4: "4321"})
 	if err == nil || errors.Is(err, ErrTooLong) || len(rec.msgs) != 0 {
 		t.Errorf("Send() of a USD amount with an INR text = %v, sent %d; want an error and nothing sent", err, len(rec.msgs))

@@ -17,11 +17,11 @@ type messenger struct {
 	codes []string
 }
 
-func (m *messenger) SendCode(_ context.Context, msg otp.CodeSMS) error {
+func (m *messenger) SendCode(_ context.Context, msg otp.CodeSMS) (otp.Submission, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.codes = append(m.codes, msg.Code)
-	return nil
+	return otp.Submission{Provider: "storetest", MessageID: fmt.Sprint("m-", len(m.codes))}, nil
 }
 
 func (m *messenger) sent() []string {
