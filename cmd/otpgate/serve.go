@@ -298,6 +298,10 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	// Delivery receipts go on their challenges from now until the store
+	// closes; before, they are only counted.
+	texts.deliveries.use(st)
+	defer texts.deliveries.use(nil)
 	if c.Dev {
 		if err := st.ImportAccounts(ctx, demoAccounts(cards)); err != nil {
 			return fmt.Errorf("loading demo accounts: %w", err)

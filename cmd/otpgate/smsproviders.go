@@ -433,7 +433,10 @@ type smsRuntime struct {
 	templates *sms.TemplateSet
 	// callbacks are Twilio's status callbacks, by local path.
 	callbacks map[string]http.Handler
-	closers   []io.Closer
+	// deliveries records the receipts on the challenges, once serve has
+	// opened the store (deliveries.use).
+	deliveries *deliveries
+	closers    []io.Closer
 }
 
 // Close unbinds the SMPP accounts and closes the file.
@@ -462,7 +465,7 @@ func (r *smsRuntime) mount(h http.Handler, base string, here bool) http.Handler 
 // startSMS starts the providers of the plan behind a router whose metrics
 // go to m.
 func (c *serveCmd) startSMS(p *smsPlan, m *server.Metrics, log *slog.Logger) (_ *smsRuntime, err error) {
-	rt := &smsRuntime{templates: p.templates, callbacks: map[string]http.Handler{}}
+	rt := &smsRuntime{templates: p.templates, callbacks: map[string]http.Handler{}, deliveries: &deliveries{log: log}}
 	defer func() {
 		if err != nil {
 			rt.Close()
@@ -484,6 +487,8 @@ func (c *serveCmd) startSMS(p *smsPlan, m *server.Metrics, log *slog.Logger) (_ 
 				status := smppStatus(r.State)
 				met.delivery.WithLabelValues(name, status).Inc()
 				log.Debug("sms: delivery receipt", "provider", name, "message_id", r.MessageID, "status", status)
+				state, ok := smppDelivery(r.State)
+				rt.deliveries.record(name, r.MessageID, state, ok)
 			}
 			client, err := smpp.New(cfg)
 			if err != nil {
@@ -502,6 +507,8 @@ func (c *serveCmd) startSMS(p *smsPlan, m *server.Metrics, log *slog.Logger) (_ 
 					status := twilioStatus(st.Status)
 					met.delivery.WithLabelValues(name, status).Inc()
 					log.Debug("sms: delivery status", "provider", name, "message_sid", st.MessageSID, "status", status, "error_code", st.ErrorCode)
+					state, ok := twilioDelivery(st.Status)
+					rt.deliveries.record(name, st.MessageSID, state, ok)
 				})
 			}
 			s, classify = client, sms.KindClassifier(twilio.TryNext, twilio.Rejected, twilio.ConfigError)
