@@ -12,11 +12,15 @@ import (
 // limiter bounds the requests that do work at once: opening the envelope,
 // the store's transactions, sealing the answer. A request that finds every
 // slot taken waits in a FIFO queue for at most the queue wait, then is shed.
+// The queue holds at most as many requests as there are slots: one that
+// finds it full could hardly get a slot within the wait, and is shed at once,
+// so that under sustained overload a shed answer costs its caller no wait.
 // Requests coming back from an SMS provider (see ReleaseSlotWhileSending)
 // wait in a queue of their own that is served first and never shed: their
 // SMS is out, and its outcome has to be recorded.
 type limiter struct {
-	wait time.Duration
+	wait     time.Duration
+	maxQueue int
 
 	mu      sync.Mutex
 	free    int
@@ -30,7 +34,7 @@ func newLimiter(max int, wait time.Duration, onQueue func(n int)) *limiter {
 	if max < 1 {
 		return nil
 	}
-	return &limiter{free: max, wait: wait, onQueue: onQueue}
+	return &limiter{free: max, maxQueue: max, wait: wait, onQueue: onQueue}
 }
 
 // acquire takes a slot, waiting up to the queue wait; false means shed.
@@ -41,7 +45,7 @@ func (l *limiter) acquire(ctx context.Context) bool {
 		l.mu.Unlock()
 		return true
 	}
-	if l.wait <= 0 {
+	if l.wait <= 0 || l.queue.Len() >= l.maxQueue {
 		l.mu.Unlock()
 		return false
 	}

@@ -77,3 +77,21 @@ func TestLimiterCancelled(t *testing.T) {
 	l.release()
 	l.waitFor(t, "the slot is free", func() bool { return l.free == 1 && l.queue.Len() == 0 })
 }
+
+// TestLimiterQueueBound: with as many requests waiting as there are slots,
+// the next is shed at once rather than after the wait.
+func TestLimiterQueueBound(t *testing.T) {
+	l := newLimiter(1, time.Hour, nil)
+	l.acquire(context.Background())
+	got := make(chan bool)
+	go func() { got <- l.acquire(context.Background()) }()
+	l.waitFor(t, "one request waits", func() bool { return l.queue.Len() == 1 })
+	if l.acquire(context.Background()) { // returns at once, or the test times out
+		t.Fatal("a request beyond the queue's bound got a slot")
+	}
+	l.release()
+	if !<-got {
+		t.Fatal("the waiting request was shed")
+	}
+	l.release()
+}

@@ -68,7 +68,8 @@ type Config struct {
 	// (envelope, store, sealing; not the wait for an SMS provider when the
 	// messenger is wrapped in ReleaseSlotWhileSending); 0 means no bound. A
 	// request that finds them all busy waits up to QueueWait for a slot, then
-	// is answered 503 at once, which Google retries.
+	// is answered 503, which Google retries; one that finds MaxInFlight
+	// requests waiting already is answered 503 at once.
 	MaxInFlight int
 	QueueWait   time.Duration
 }
