@@ -3,6 +3,7 @@ package server
 import (
 	"container/list"
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -12,18 +13,22 @@ import (
 // limiter bounds the requests that do work at once: opening the envelope,
 // the store's transactions, sealing the answer. A request that finds every
 // slot taken waits in a FIFO queue for at most the queue wait, then is shed.
-// The queue holds at most as many requests as there are slots: one that
-// finds it full could hardly get a slot within the wait, and is shed at once,
-// so that under sustained overload a shed answer costs its caller no wait.
+// The queue holds at most as many requests as can get a slot within the
+// wait, judged by how long requests have lately held their slots: one that
+// finds it full is shed at once, so that under sustained overload a shed
+// answer costs its caller no wait, while a burst that the slots will clear
+// in time still queues.
 // Requests coming back from an SMS provider (see ReleaseSlotWhileSending)
 // wait in a queue of their own that is served first and never shed: their
 // SMS is out, and its outcome has to be recorded.
 type limiter struct {
-	wait     time.Duration
-	maxQueue int
+	wait time.Duration
+	max  int
+	now  func() time.Time
 
 	mu      sync.Mutex
 	free    int
+	hold    float64   // moving average of how long a slot is held, in ns; 0: none yet
 	queue   list.List // of chan struct{}: arrivals, FIFO
 	resumed list.List // of chan struct{}: requests back from a send, first
 	onQueue func(n int)
@@ -34,7 +39,16 @@ func newLimiter(max int, wait time.Duration, onQueue func(n int)) *limiter {
 	if max < 1 {
 		return nil
 	}
-	return &limiter{free: max, maxQueue: max, wait: wait, onQueue: onQueue}
+	return &limiter{free: max, max: max, wait: wait, now: time.Now, onQueue: onQueue}
+}
+
+// queueBound is how many arrivals may wait: as many as the slots, each
+// freeing every hold on average, would take within the wait. l.mu is held.
+func (l *limiter) queueBound() int {
+	if l.hold == 0 {
+		return math.MaxInt
+	}
+	return int(float64(l.wait) * float64(l.max) / l.hold)
 }
 
 // acquire takes a slot, waiting up to the queue wait; false means shed.
@@ -45,7 +59,7 @@ func (l *limiter) acquire(ctx context.Context) bool {
 		l.mu.Unlock()
 		return true
 	}
-	if l.wait <= 0 || l.queue.Len() >= l.maxQueue {
+	if l.wait <= 0 || l.queue.Len() >= l.queueBound() {
 		l.mu.Unlock()
 		return false
 	}
@@ -90,10 +104,17 @@ func (l *limiter) resume() {
 	<-grant
 }
 
-// release gives a slot back, to the first in line if any.
-func (l *limiter) release() {
+// release gives back a slot held for held, to the first in line if any.
+func (l *limiter) release(held time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	const weight = 0.1 // about the last 10 holds
+	if l.hold == 0 {
+		l.hold = float64(held)
+	} else {
+		l.hold += weight * (float64(held) - l.hold)
+	}
+	l.hold = max(l.hold, 1)
 	for _, q := range []*list.List{&l.resumed, &l.queue} {
 		if e := q.Front(); e != nil {
 			q.Remove(e)
@@ -115,8 +136,20 @@ func (l *limiter) queued() {
 // slot is a request's hold on the limiter, carried in its context so that
 // ReleaseSlotWhileSending can let go of it during an SMS.
 type slot struct {
-	l    *limiter
-	held bool // only the request's own goroutine touches it
+	l     *limiter
+	held  bool      // only the request's own goroutine touches it
+	since time.Time // when it was taken
+}
+
+// give releases the slot.
+func (s *slot) give() {
+	s.held = false
+	s.l.release(s.l.now().Sub(s.since))
+}
+
+// take records a slot taken.
+func (s *slot) take() {
+	s.held, s.since = true, s.l.now()
 }
 
 type slotKey struct{}
@@ -139,11 +172,10 @@ type slotFreeMessenger struct{ otp.Messenger }
 
 func (m slotFreeMessenger) SendCode(ctx context.Context, msg otp.CodeSMS) (otp.Submission, error) {
 	if s, ok := ctx.Value(slotKey{}).(*slot); ok && s.held {
-		s.l.release()
-		s.held = false
+		s.give()
 		defer func() {
 			s.l.resume()
-			s.held = true
+			s.take()
 		}()
 	}
 	return m.Messenger.SendCode(ctx, msg)

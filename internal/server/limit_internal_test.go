@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
@@ -44,7 +45,7 @@ func TestLimiterResumesFirst(t *testing.T) {
 	}()
 	l.waitFor(t, "the resumed request queues", func() bool { return l.resumed.Len() == 1 })
 
-	l.release()
+	l.release(time.Millisecond)
 	if got := <-order; got != "resumed" {
 		t.Fatalf("the freed slot went to the %s, want the resumed request", got)
 	}
@@ -53,11 +54,11 @@ func TestLimiterResumesFirst(t *testing.T) {
 		t.Fatalf("the %s got a slot while the bound of 1 was taken", got)
 	default:
 	}
-	l.release()
+	l.release(time.Millisecond)
 	if got := <-order; got != "arrival" {
 		t.Fatalf("got %s, want the arrival", got)
 	}
-	l.release()
+	l.release(time.Millisecond)
 	l.waitFor(t, "the slot is free", func() bool { return l.free == 1 && l.queue.Len() == 0 && l.resumed.Len() == 0 })
 }
 
@@ -74,14 +75,15 @@ func TestLimiterCancelled(t *testing.T) {
 	if <-done {
 		t.Fatal("a cancelled request got a slot")
 	}
-	l.release()
+	l.release(time.Millisecond)
 	l.waitFor(t, "the slot is free", func() bool { return l.free == 1 && l.queue.Len() == 0 })
 }
 
-// TestLimiterQueueBound: with as many requests waiting as there are slots,
-// the next is shed at once rather than after the wait.
+// TestLimiterQueueBound: with as many requests waiting as could get a slot
+// within the wait, the next is shed at once rather than after the wait.
 func TestLimiterQueueBound(t *testing.T) {
 	l := newLimiter(1, time.Hour, nil)
+	l.hold = float64(time.Hour) // one slot, freed every hour: one may wait an hour
 	l.acquire(context.Background())
 	got := make(chan bool)
 	go func() { got <- l.acquire(context.Background()) }()
@@ -89,9 +91,46 @@ func TestLimiterQueueBound(t *testing.T) {
 	if l.acquire(context.Background()) { // returns at once, or the test times out
 		t.Fatal("a request beyond the queue's bound got a slot")
 	}
-	l.release()
+	l.release(time.Hour)
 	if !<-got {
 		t.Fatal("the waiting request was shed")
 	}
-	l.release()
+	l.release(time.Hour)
+}
+
+// TestLimiterQueueBoundFollowsHolds: the bound is how many the slots clear
+// within the wait at the rate they have lately been held: none before any
+// hold is known, then the wait times the slots over the average hold.
+func TestLimiterQueueBoundFollowsHolds(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(2, 50*time.Millisecond, nil)
+	l.now = func() time.Time { return now }
+	if b := l.queueBound(); b != math.MaxInt {
+		t.Errorf("bound %d before any hold, want none", b)
+	}
+	hold := func(d time.Duration) {
+		s := &slot{l: l}
+		if !l.acquire(context.Background()) {
+			t.Fatal("a free slot was refused")
+		}
+		s.take()
+		now = now.Add(d)
+		s.give()
+	}
+	hold(10 * time.Millisecond)
+	if b := l.queueBound(); b != 10 { // 2 slots freed every 10 ms: 10 in 50 ms
+		t.Errorf("bound %d after a 10 ms hold, want 10", b)
+	}
+	for range 100 {
+		hold(time.Second)
+	}
+	if b := l.queueBound(); b != 0 {
+		t.Errorf("bound %d after holds of 1 s, want 0: nobody gets a slot within 50 ms", b)
+	}
+	// With the bound at 0 and both slots busy, an arrival is shed at once.
+	l.acquire(context.Background())
+	l.acquire(context.Background())
+	if l.acquire(context.Background()) {
+		t.Fatal("a third request got one of two busy slots")
+	}
 }

@@ -68,8 +68,8 @@ type Config struct {
 	// (envelope, store, sealing; not the wait for an SMS provider when the
 	// messenger is wrapped in ReleaseSlotWhileSending); 0 means no bound. A
 	// request that finds them all busy waits up to QueueWait for a slot, then
-	// is answered 503, which Google retries; one that finds MaxInFlight
-	// requests waiting already is answered 503 at once.
+	// is answered 503, which Google retries; one that finds more waiting
+	// than could get a slot within QueueWait is answered 503 at once.
 	MaxInFlight int
 	QueueWait   time.Duration
 }
@@ -239,10 +239,11 @@ func (s *Server) serve(tw *trackingWriter, w http.ResponseWriter, r *http.Reques
 			tw.WriteHeader(http.StatusServiceUnavailable)
 			return http.StatusServiceUnavailable, resultShed
 		}
-		sl := &slot{l: s.limit, held: true}
+		sl := &slot{l: s.limit}
+		sl.take()
 		defer func() {
 			if sl.held {
-				s.limit.release()
+				sl.give()
 			}
 		}()
 		ctx = withSlot(ctx, sl)
