@@ -49,11 +49,13 @@ func main() {
 		kong.Configuration(configFile),
 		kong.Vars{
 			"sms_template": sms.DefaultTemplate,
-			// The work a request does is RSA and a short database write:
-			// 4 per core keep every core busy while one request waits on a
-			// commit, yet a served request shares its core with at most 3
-			// others (docs/benchmarks.md, "Load shedding").
-			"max_in_flight": strconv.Itoa(4 * runtime.GOMAXPROCS(0)),
+			// A request's work is mostly RSA (the envelope) and a short
+			// database write: 2 per core keep a core busy while one of them
+			// waits on a commit, as fast as 4 per core or no bound, and
+			// under overload a served request shares its core with one
+			// other, not three: half the latency (docs/benchmarks.md, "Load
+			// shedding").
+			"max_in_flight": strconv.Itoa(2 * runtime.GOMAXPROCS(0)),
 		},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
