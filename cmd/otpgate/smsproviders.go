@@ -495,7 +495,7 @@ func (c *serveCmd) startSMS(p *smsPlan, m *server.Metrics, log *slog.Logger) (_ 
 				return nil, fmt.Errorf("SMS provider %s: %w", pp.name, err)
 			}
 			rt.closers = append(rt.closers, client)
-			s, classify = client, sms.KindClassifier(smpp.TryNext, smpp.Rejected, smpp.ConfigError)
+			s, classify = client, sms.ClassifyKind
 		case pp.twilio != nil:
 			client, err := twilio.New(*pp.twilio)
 			if err != nil {
@@ -511,7 +511,7 @@ func (c *serveCmd) startSMS(p *smsPlan, m *server.Metrics, log *slog.Logger) (_ 
 					rt.deliveries.record(name, st.MessageSID, state, ok)
 				})
 			}
-			s, classify = client, sms.KindClassifier(twilio.TryNext, twilio.Rejected, twilio.ConfigError)
+			s, classify = client, sms.ClassifyKind
 		case pp.http != nil:
 			h, err := sms.NewHTTPSender(*pp.http, nil)
 			if err != nil {

@@ -59,29 +59,19 @@ func ClassifyError(err error) Failure {
 	return f
 }
 
-// KindClassifier returns the classifier of a provider whose errors have a
-// method Kind() K and, optionally, OutcomeUnknown() bool, as smpp.Error and
-// twilio.Error do, given the values of K that mean each class:
-//
-//	sms.KindClassifier(smpp.TryNext, smpp.Rejected, smpp.ConfigError)
-//
-// An error without Kind, or of another kind, is ClassTryNext.
-func KindClassifier[K comparable](tryNext, rejected, configError K) func(error) Failure {
-	return func(err error) Failure {
-		f := ClassifyError(err)
-		var k interface{ Kind() K }
-		if errors.As(err, &k) {
-			switch k.Kind() {
-			case rejected:
-				f.Class = ClassRejected
-			case configError:
-				f.Class = ClassConfigError
-			case tryNext:
-				f.Class = ClassTryNext
-			}
+// ClassifyKind classifies the errors of a provider whose errors have a
+// method Kind() Class and, optionally, OutcomeUnknown() bool, as smpp.Error
+// and twilio.Error do. An error without Kind is ClassTryNext.
+func ClassifyKind(err error) Failure {
+	f := ClassifyError(err)
+	var k interface{ Kind() Class }
+	if errors.As(err, &k) {
+		switch c := k.Kind(); c {
+		case ClassRejected, ClassConfigError, ClassTryNext:
+			f.Class = c
 		}
-		return f
 	}
+	return f
 }
 
 // ClassifyHTTP classifies the errors of an [HTTPSender]. A generic gateway

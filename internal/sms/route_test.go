@@ -12,28 +12,27 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// fakeKind plays smpp.Kind and twilio.Kind: a provider package's own type.
-type fakeKind int
-
+// The kinds of the fake provider's errors, as smpp.Kind and twilio.Kind are
+// the router's classes.
 const (
-	fakeTryNext fakeKind = iota + 1
-	fakeRejected
-	fakeConfig
+	fakeTryNext  = ClassTryNext
+	fakeRejected = ClassRejected
+	fakeConfig   = ClassConfigError
 )
 
-var classifyFake = KindClassifier(fakeTryNext, fakeRejected, fakeConfig)
+var classifyFake = ClassifyKind
 
 // fakeError has the methods of smpp.Error and twilio.Error that a router
 // asks for.
 type fakeError struct {
-	kind    fakeKind
+	kind    Class
 	unknown bool
 }
 
 func (e *fakeError) Error() string {
 	return fmt.Sprintf("fake failure kind %d unknown %v", e.kind, e.unknown)
 }
-func (e *fakeError) Kind() fakeKind       { return e.kind }
+func (e *fakeError) Kind() Class          { return e.kind }
 func (e *fakeError) OutcomeUnknown() bool { return e.unknown }
 
 var (

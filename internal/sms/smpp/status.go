@@ -1,6 +1,10 @@
 package smpp
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/otpgate/otpgate/internal/sms"
+)
 
 // Status is a command_status (SMPP 3.4 §5.1.3).
 type Status uint32
@@ -60,34 +64,24 @@ const (
 	statusReservedBoundary Status = 0x00000100 // 0x100-0x3FF are reserved in 3.4
 )
 
-// Kind says what a failure means for the message and the provider.
-type Kind int
+// Kind says what a failure means for the message and the provider: the
+// router's own classes (sms.Class), so that it treats every provider alike.
+type Kind = sms.Class
 
+// The kinds of failure, as this package's SMPP statuses mean them.
 const (
 	// TryNext: this attempt failed, and another provider, or this one a
 	// little later, may well succeed (throttling, a full queue, a system
 	// error, a timeout, a lost or refused connection).
-	TryNext Kind = iota + 1
+	TryNext = sms.ClassTryNext
 	// Rejected: the SMSC refused the message for what it is (its
 	// destination, source, length, coding or TLVs). Do not retry it.
-	Rejected
+	Rejected = sms.ClassRejected
 	// ConfigError: the SMSC refused the bind (system id, password, system
 	// type) or an option of ours: nothing sent through this provider will
 	// go until an operator changes its configuration. Do not retry here.
-	ConfigError
+	ConfigError = sms.ClassConfigError
 )
-
-func (k Kind) String() string {
-	switch k {
-	case TryNext:
-		return "try-next"
-	case Rejected:
-		return "rejected"
-	case ConfigError:
-		return "config-error"
-	}
-	return fmt.Sprintf("kind %d", int(k))
-}
 
 // KindOf classifies the command_status of a response to op (a submit_sm or
 // a bind). Statuses this table does not name, vendor-specific ones

@@ -3,41 +3,32 @@ package twilio
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/otpgate/otpgate/internal/sms"
 )
 
-// Kind says what a failure means for the message and the provider. It has
-// the meaning, and the spelling, of smpp.Kind, so that a router may treat
-// both providers alike through the methods of [Error].
-type Kind int
+// Kind says what a failure means for the message and the provider: the
+// router's own classes (sms.Class), shared with the SMPP provider, so that
+// a router treats both alike.
+type Kind = sms.Class
 
+// The kinds of failure, as Twilio's answers mean them.
 const (
 	// TryNext: this attempt failed, and another provider, or Twilio a
 	// little later, may well succeed (throttling, a full queue, a server
 	// error, a timeout, a lost or refused connection).
-	TryNext Kind = iota + 1
+	TryNext = sms.ClassTryNext
 	// Rejected: Twilio refused the message for what it is (its number is
 	// invalid, not a mobile, or opted out; its text is empty or too long).
 	// No provider should be tried with it.
-	Rejected
+	Rejected = sms.ClassRejected
 	// ConfigError: Twilio refused our credentials, our sender or a setting
 	// of this account (geographic permissions, a trial account, a missing
 	// Messaging Service): nothing, or nothing to this destination, will go
 	// through this account until an operator changes its configuration.
 	// Do not retry here; another provider may deliver the message.
-	ConfigError
+	ConfigError = sms.ClassConfigError
 )
-
-func (k Kind) String() string {
-	switch k {
-	case TryNext:
-		return "try-next"
-	case Rejected:
-		return "rejected"
-	case ConfigError:
-		return "config-error"
-	}
-	return fmt.Sprintf("kind %d", int(k))
-}
 
 // Error is the error of every failed [Client.Submit] and [Client.Send]. Its
 // methods classify it without the caller importing this package: a router

@@ -111,7 +111,7 @@ func TestErrorMethods(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{TryNext: "try-next", Rejected: "rejected", ConfigError: "config-error", 9: "kind 9"} {
+	for k, want := range map[Kind]string{TryNext: "try-next", Rejected: "rejected", ConfigError: "config-error", 9: "class 9"} {
 		if got := k.String(); !strings.EqualFold(got, want) {
 			t.Errorf("%d: %q, want %q", int(k), got, want)
 		}
