@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -13,53 +11,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testutil/nodepeer"
 )
 
 // The node-smpp SMSC of internal/sms/smpp's interoperability test, reused
 // here with the real binary.
 var nodeSMSCDir = filepath.Join("..", "..", "internal", "sms", "smpp", "testdata", "interop")
 
-// nodeSMPPModules returns node and the node_modules holding npm's smpp, in
-// the directory internal/sms/smpp's interop test installs it to (the same
-// name, from the same lockfile), installing it if needed; it skips the test
-// when node, npm or the registry is missing.
+// nodeSMPPModules returns node and the node_modules holding npm's smpp, the
+// install internal/sms/smpp's interop test uses.
 func nodeSMPPModules(t *testing.T) (node, modules string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
-	h := sha256.New()
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(nodeSMSCDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(b)
-	}
-	dir := filepath.Join(os.TempDir(), "otpgate-smpp-interop-"+hex.EncodeToString(h.Sum(nil))[:16])
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json")); err == nil {
-		return node, filepath.Join(dir, "node_modules")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm is not installed")
-	}
-	tmp := t.TempDir()
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, _ := os.ReadFile(filepath.Join(nodeSMSCDir, name))
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("npm ci of the node-smpp SMSC failed (no registry?): %v\n%s", err, out)
-	}
-	return node, filepath.Join(tmp, "node_modules")
+	return nodepeer.Require(t, "SMPP end-to-end test against node-smpp", nodeSMSCDir, "smpp", "smpp")
 }
 
 // TestE2ESMPPNodePeer: the real binary sends a sendOtp's SMS through an

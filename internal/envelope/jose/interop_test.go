@@ -2,33 +2,25 @@ package jose
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/testutil/nodepeer"
 )
 
 // The interoperability test runs testdata/interop/interop.cjs under node with
 // panva/jose, an implementation that shares no code with go-jose, pinned by
-// testdata/interop/package-lock.json. `npm ci` installs it once into
-// $TMPDIR/otpgate-jose-interop-<hash of package.json and lockfile>, which
-// later runs reuse; that first run needs the npm registry.
-//
-// Without node or npm, or when the install fails, the test is skipped with a
-// loud message, except when CI is true: there it fails, so that CI never
-// passes without having checked interoperability.
+// testdata/interop/package-lock.json and installed by nodepeer (skipped
+// loudly without node, failed under CI=true).
 
 const interopDir = "testdata/interop"
 
@@ -42,39 +34,17 @@ type nodeJose struct {
 var interop struct {
 	once sync.Once
 	n    *nodeJose
-	err  error
 }
 
 func interopNode(t *testing.T) *nodeJose {
 	t.Helper()
-	interop.once.Do(func() { interop.n, interop.err = setUpNode() })
-	if interop.err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("the JOSE interoperability test must run in CI (CI=true), but: %v", interop.err)
-		}
-		t.Skipf("\n!!!!!!!!\n!!! SKIPPING the JOSE interoperability test against panva/jose: %v\n"+
-			"!!! It needs node and npm, and the npm registry on its first run. With CI=true this is a failure.\n!!!!!!!!", interop.err)
-	}
+	node, modules := nodepeer.Require(t, "JOSE interoperability test against panva/jose", interopDir, "jose", "jose")
+	interop.once.Do(func() { interop.n = newNodeJose(node, modules) })
 	return interop.n
 }
 
-func setUpNode() (*nodeJose, error) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, fmt.Errorf("node is not installed: %w", err)
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return nil, fmt.Errorf("npm is not installed: %w", err)
-	}
-	script, err := filepath.Abs(filepath.Join(interopDir, "interop.cjs"))
-	if err != nil {
-		return nil, err
-	}
-	modules, err := installJose(npm)
-	if err != nil {
-		return nil, err
-	}
+func newNodeJose(node, modules string) *nodeJose {
+	script, _ := filepath.Abs(filepath.Join(interopDir, "interop.cjs"))
 	n := &nodeJose{node: node, modules: modules, script: script}
 	// Node 20 on OpenSSL 3.0 refuses RSA PKCS#1 v1.5 decryption (the Marvin
 	// attack, CVE-2023-46809) unless told otherwise; RSA1_5 is what Google
@@ -83,53 +53,7 @@ func setUpNode() (*nodeJose, error) {
 	if exec.Command(node, revert, "-e", "").Run() == nil {
 		n.args = []string{revert}
 	}
-	return n, nil
-}
-
-// installJose runs `npm ci` once per version of the lockfile and returns the
-// node_modules directory.
-func installJose(npm string) (string, error) {
-	h := sha256.New()
-	var manifests [][]byte
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(interopDir, name))
-		if err != nil {
-			return "", err
-		}
-		h.Write(b)
-		manifests = append(manifests, b)
-	}
-	dir := filepath.Join(os.TempDir(), "otpgate-jose-interop-"+hex.EncodeToString(h.Sum(nil))[:16])
-	installed := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "node_modules", "jose", "package.json"))
-		return err == nil
-	}
-	if installed() {
-		return filepath.Join(dir, "node_modules"), nil
-	}
-	// Install beside, then rename into place: a concurrent run sees either
-	// nothing or a complete install.
-	tmp, err := os.MkdirTemp(os.TempDir(), "otpgate-jose-interop-install-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	for i, name := range []string{"package.json", "package-lock.json"} {
-		if err := os.WriteFile(filepath.Join(tmp, name), manifests[i], 0o644); err != nil {
-			return "", err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm ci in %s: %v\n%s", tmp, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil && !installed() {
-		return "", err
-	}
-	return filepath.Join(dir, "node_modules"), nil
+	return n
 }
 
 // run hands jobs to interop.cjs and returns its results, one per job.

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,98 +17,21 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/otpgate/otpgate/internal/testutil/nodepeer"
 )
 
 // The interoperability test binds to testdata/interop/smsc.cjs, an SMSC run
 // by node with farhadi/node-smpp, an implementation that shares no code
-// with this package, pinned by testdata/interop/package-lock.json. `npm ci`
-// installs it once into $TMPDIR/otpgate-smpp-interop-<hash of package.json
-// and lockfile>, which later runs reuse; that first run needs the npm
-// registry.
-//
-// Without node or npm, or when the install fails, the test is skipped with a
-// loud message, except when CI is true: there it fails, so that CI never
-// passes without having checked interoperability.
+// with this package, pinned by testdata/interop/package-lock.json and
+// installed by nodepeer (skipped loudly without node, failed under CI=true).
 
 const interopDir = "testdata/interop"
-
-var interop struct {
-	once          sync.Once
-	node, modules string
-	err           error
-}
 
 // interopNode returns node and the NODE_PATH holding smpp, or skips.
 func interopNode(t *testing.T) (node, modules string) {
 	t.Helper()
-	interop.once.Do(func() { interop.node, interop.modules, interop.err = setUpNode() })
-	if interop.err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("the SMPP interoperability test must run in CI (CI=true), but: %v", interop.err)
-		}
-		t.Skipf("\n!!!!!!!!\n!!! SKIPPING the SMPP interoperability test against node-smpp: %v\n"+
-			"!!! It needs node and npm, and the npm registry on its first run. With CI=true this is a failure.\n!!!!!!!!", interop.err)
-	}
-	return interop.node, interop.modules
-}
-
-func setUpNode() (node, modules string, err error) {
-	node, err = exec.LookPath("node")
-	if err != nil {
-		return "", "", fmt.Errorf("node is not installed: %w", err)
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", "", fmt.Errorf("npm is not installed: %w", err)
-	}
-	modules, err = installSMPP(npm)
-	return node, modules, err
-}
-
-// installSMPP runs `npm ci` once per version of the lockfile and returns the
-// node_modules directory.
-func installSMPP(npm string) (string, error) {
-	h := sha256.New()
-	var manifests [][]byte
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(interopDir, name))
-		if err != nil {
-			return "", err
-		}
-		h.Write(b)
-		manifests = append(manifests, b)
-	}
-	dir := filepath.Join(os.TempDir(), "otpgate-smpp-interop-"+hex.EncodeToString(h.Sum(nil))[:16])
-	installed := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "node_modules", "smpp", "package.json"))
-		return err == nil
-	}
-	if installed() {
-		return filepath.Join(dir, "node_modules"), nil
-	}
-	// Install beside, then rename into place: a concurrent run sees either
-	// nothing or a complete install.
-	tmp, err := os.MkdirTemp(os.TempDir(), "otpgate-smpp-interop-install-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	for i, name := range []string{"package.json", "package-lock.json"} {
-		if err := os.WriteFile(filepath.Join(tmp, name), manifests[i], 0o644); err != nil {
-			return "", err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm ci in %s: %v\n%s", tmp, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil && !installed() {
-		return "", err
-	}
-	return filepath.Join(dir, "node_modules"), nil
+	return nodepeer.Require(t, "SMPP interoperability test against node-smpp", interopDir, "smpp", "smpp")
 }
 
 // nodeEvent is one line of smsc.cjs's output.
