@@ -227,7 +227,9 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
 		return Outcome{}, nil, err
 	} else if spent {
-		return finish(ResendLimitReached)
+		out, plan, err := finish(ResendLimitReached)
+		out.LockedOut = true
+		return out, plan, err
 	}
 	ch, code, err := s.startChallenge(tx, acct, now)
 	if err != nil {

@@ -152,16 +152,17 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 	if err != nil {
 		return Outcome{}, nil, err
 	}
+	locked := false
 	if result == "" {
 		if spent, err := s.budgetSpent(tx, acct, now); err != nil {
 			return Outcome{}, nil, err
 		} else if spent {
-			result = SendLimitReached
+			result, locked = SendLimitReached, true
 		}
 	}
 	if result != "" {
 		rec := s.newRequest(ref, now, RequestDone, result)
-		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
+		return Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: locked}, nil, tx.InsertRequest(rec)
 	}
 	ch, code, err := s.startChallenge(tx, acct, now)
 	if err != nil {

@@ -148,6 +148,11 @@ type Ref struct {
 type Outcome struct {
 	Result  string // one of the Send* or Verify* result names
 	ReplyID string // our id for the call
+	// LockedOut: a send or failure budget of the account or its phone was
+	// spent, so no SMS went out or the guess was not compared. Set only on
+	// the request that met the budget, not on its replays, so that a
+	// count of lockouts (an alert's) is not inflated by Google's retries.
+	LockedOut bool
 }
 
 // claim looks up the idempotency record of ref inside tx. It returns the

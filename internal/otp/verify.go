@@ -99,5 +99,5 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 	if err := tx.InsertRequest(rec); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Result: result, ReplyID: rec.ReplyID}, nil
+	return Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: spent}, nil
 }

@@ -66,6 +66,7 @@ func (s *Server) authenticate(ctx context.Context, c *call, plaintext []byte) (r
 	if err != nil {
 		return reply{}, domainError(err, "", "")
 	}
+	s.cfg.Metrics.lockedOut(c.method, out)
 	var native gsp.AuthenticateOutcome
 	var result string
 	switch reason, refused := refusalReasons[out.Result]; {
@@ -109,6 +110,7 @@ func (s *Server) cardVerifyOtp(ctx context.Context, c *call, plaintext []byte) (
 	if err != nil {
 		return reply{}, domainError(err, "authenticateRequestId", req.AuthenticateRequestID)
 	}
+	s.cfg.Metrics.lockedOut(c.method, out)
 	resp := gsp.CardVerifyOtpResponse{ResponseHeader: gsp.NewResponseHeader(s.cfg.Now()), PaymentIntegratorVerifyOtpID: out.ReplyID}
 	switch out.Result {
 	case otp.VerifySuccess:
@@ -139,6 +141,7 @@ func (s *Server) resendOtp(ctx context.Context, c *call, plaintext []byte) (repl
 	if err != nil {
 		return reply{}, domainError(err, "authenticateRequestId", req.AuthenticateRequestID)
 	}
+	s.cfg.Metrics.lockedOut(c.method, out)
 	resp := gsp.ResendOtpResponse{ResponseHeader: gsp.NewResponseHeader(s.cfg.Now())}
 	switch out.Result {
 	case otp.ResendSuccess:

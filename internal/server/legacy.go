@@ -55,6 +55,7 @@ func (s *Server) sendOtp(ctx context.Context, c *call, plaintext []byte) (reply,
 	if err != nil {
 		return reply{}, domainError(err, "associationId", req.AssociationID)
 	}
+	s.cfg.Metrics.lockedOut(c.method, out)
 	result, ok := legacySendResults[out.Result]
 	if !ok {
 		return reply{}, errors.New("server: no sendOtp result code for " + out.Result)
@@ -81,6 +82,7 @@ func (s *Server) verifyOtp(ctx context.Context, c *call, plaintext []byte) (repl
 	if err != nil {
 		return reply{}, domainError(err, "sendOtpRequestId", req.SendOtpRequestID)
 	}
+	s.cfg.Metrics.lockedOut(c.method, out)
 	result, ok := legacyVerifyResults[out.Result]
 	if !ok {
 		return reply{}, errors.New("server: no verifyOtp result code for " + out.Result)

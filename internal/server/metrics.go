@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/sms"
 )
 
@@ -25,6 +27,8 @@ type Metrics struct {
 	queued   prometheus.Gauge
 	inFlight prometheus.Gauge
 	panics   prometheus.Counter
+	lockouts *prometheus.CounterVec
+	ready    sync.Once // registers otpgate_ready once, for the first server's database
 }
 
 // NewMetrics registers the metrics, with the Go runtime and process collectors.
@@ -60,10 +64,43 @@ func NewMetrics() *Metrics {
 			Name: "otpgate_panics_total",
 			Help: "Handlers that panicked; each was answered 503 and logged at ERROR with its stack.",
 		}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpgate_budget_lockouts_total",
+			Help: "Requests refused because a send or failure budget of the account or its phone was spent (--send-limit, --fail-limit): no SMS sent, or the guess not compared; by method. Replays are not counted again.",
+		}, []string{"method"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.smsSends, m.shed, m.queued, m.inFlight, m.panics,
+	m.registry.MustRegister(m.requests, m.latency, m.smsSends, m.shed, m.queued, m.inFlight, m.panics, m.lockouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// lockedOut counts a request a budget refused.
+func (m *Metrics) lockedOut(method string, out otp.Outcome) {
+	if out.LockedOut {
+		m.lockouts.WithLabelValues(method).Inc()
+	}
+}
+
+// watchReady exports otpgate_ready: 1 when the database answers a ping at
+// the scrape, 0 otherwise, as /readyz would answer. A scrape is when an
+// alert needs to know, and a ping costs a round trip, no query.
+func (m *Metrics) watchReady(db Pinger) {
+	if db == nil {
+		return
+	}
+	m.ready.Do(func() {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "otpgate_ready",
+			Help: "1 when the database answered a ping at this scrape (as GET /readyz: 200), 0 when not (503).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+			defer cancel()
+			if db.Ping(ctx) != nil {
+				return 0
+			}
+			return 1
+		}))
+	})
 }
 
 func (m *Metrics) handler() http.Handler {

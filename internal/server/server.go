@@ -126,6 +126,7 @@ func New(cfg Config) *Server {
 		})
 		mux.HandleFunc("GET /readyz", s.readyz)
 	}
+	cfg.Metrics.watchReady(cfg.DB)
 	// Metrics name key ids and expiries and count results, and pprof shows
 	// memory: neither belongs on the port Google reaches.
 	s.admin.Handle("GET /metrics", cfg.Metrics.handler())
@@ -145,8 +146,11 @@ func (s *Server) Handler() http.Handler { return s.recoverer(s.mux) }
 // /debug/pprof/: a port for operators only.
 func (s *Server) AdminHandler() http.Handler { return s.recoverer(s.admin) }
 
+// readyTimeout bounds the database ping of /readyz and otpgate_ready.
+const readyTimeout = 2 * time.Second
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.cfg.DB.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "error", err)
