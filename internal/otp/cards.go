@@ -194,6 +194,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 		return out, plan, err
 	}
 	finish := func(result string) (Outcome, *sendPlan, error) {
+		s.auditRefused(tx, r.Ref, nil, result)
 		rec := s.newRequest(r.Ref, now, RequestDone, result)
 		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
 	}
@@ -227,6 +228,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *s
 	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
 		return Outcome{}, nil, err
 	} else if spent {
+		s.auditBudget(tx, acct)
 		out, plan, err := finish(ResendLimitReached)
 		out.LockedOut = true
 		return out, plan, err

@@ -161,6 +161,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 		}
 	}
 	if result != "" {
+		s.auditRefused(tx, ref, acct, result)
 		rec := s.newRequest(ref, now, RequestDone, result)
 		return Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: locked}, nil, tx.InsertRequest(rec)
 	}
@@ -352,6 +353,7 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 		out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
 		return tx.UpdateRequest(cur)
 	})
+	s.auditDelivery(ctx, plan, sub, sendErr, out, err)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("otp: record %s %s: %w", rec.Method, rec.ID, err)
 	}

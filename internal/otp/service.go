@@ -88,6 +88,8 @@ type Config struct {
 	// crypto/rand, as production must. Only tests set it: to replay Google's
 	// examples, whose verifyOtp sends the code of the example.
 	NewCode func(length int) string
+	// Auditor receives the outcomes an audit trail records; nil audits nothing.
+	Auditor Auditor
 }
 
 // Service runs sendOtp and verifyOtp against a Store.
@@ -99,6 +101,7 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 	newCode   func(length int) string
+	auditor   Auditor
 }
 
 // New checks the configuration and builds a Service.
@@ -128,8 +131,8 @@ func New(c Config) (*Service, error) {
 	if c.NewCode == nil {
 		c.NewCode = randomCode
 	}
-	return &Service{store: c.Store, messenger: c.Messenger, policy: c.Policy,
-		keys: c.Secrets, now: c.Now, log: c.Logger, newCode: c.NewCode}, nil
+	return &Service{store: auditing(c.Store, c.Auditor), messenger: c.Messenger, policy: c.Policy,
+		keys: c.Secrets, now: c.Now, log: c.Logger, newCode: c.NewCode, auditor: c.Auditor}, nil
 }
 
 // Policy returns the service's policy.

@@ -69,6 +69,7 @@ func (s *Service) verify(tx Tx, r VerifyRequest) (Outcome, error) {
 		return Outcome{}, err
 	}
 	result := VerifyNotMatched
+	defer s.auditVerify(tx, r, acct, *ch, ch, &result, spent, now)
 	if !spent {
 		// Compute the MAC whatever the state, so timing says nothing about it.
 		matches := s.matches(ch, r.Code)
