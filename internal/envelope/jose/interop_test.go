@@ -113,8 +113,13 @@ var interopPayloads = [][]byte{
 }
 
 func TestInteropNodeJoseSealsGoOpens(t *testing.T) {
+	interopNodeSealsGoOpens(t, newParties(t), interopCases)
+}
+
+// interopNodeSealsGoOpens has node seal to p.ours[0] (a key in a file, or in
+// a token: hsm_test.go) and our server open it, for each case.
+func interopNodeSealsGoOpens(t *testing.T, p parties, interopCases []interopCase) {
 	n := interopNode(t)
-	p := newParties(t)
 	// Our "exp" member must not trouble another implementation.
 	p.ours[0].Expires, p.google[0].Expires = t0.Add(365*24*time.Hour), t0.Add(365*24*time.Hour)
 	var jobs []map[string]any
@@ -159,8 +164,13 @@ func TestInteropNodeJoseSealsGoOpens(t *testing.T) {
 }
 
 func TestInteropGoSealsNodeJoseOpens(t *testing.T) {
+	interopGoSealsNodeOpens(t, newParties(t), interopCases)
+}
+
+// interopGoSealsNodeOpens has our server, signing with p.ours[0], seal to
+// Google and node open it, for each case.
+func interopGoSealsNodeOpens(t *testing.T, p parties, interopCases []interopCase) {
 	n := interopNode(t)
-	p := newParties(t)
 	p.ours[0].Expires, p.google[0].Expires = t0.Add(365*24*time.Hour), t0.Add(365*24*time.Hour)
 	stranger := key(t, "attacker")
 	var jobs []map[string]any

@@ -253,7 +253,7 @@ func (c *Codec) decrypt(jwe *gojose.JSONWebEncryption) ([]byte, error) {
 	}
 	var last error
 	for _, k := range candidates {
-		plaintext, err := jwe.Decrypt(k.PrivateKey)
+		plaintext, err := jwe.Decrypt(k.decryptionKey())
 		if err == nil {
 			if n := int64(len(plaintext)); n > c.maxPlain {
 				return nil, fmt.Errorf("%w: JWE plaintext of %d bytes (decompressed) exceeds %d", envelope.ErrUndecryptable, n, c.maxPlain)
@@ -343,7 +343,7 @@ func (c *Codec) Seal(plaintext []byte) ([]byte, error) {
 
 	s, err := gojose.NewSigner(gojose.SigningKey{
 		Algorithm: sigAlg,
-		Key:       gojose.JSONWebKey{Key: signer.PrivateKey, KeyID: signer.ID},
+		Key:       signer.signingKey(),
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("jose: signing with key %q: %w", signer.ID, err)

@@ -2,6 +2,7 @@ package jose
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -67,10 +68,13 @@ type Key struct {
 	Algorithm string
 	// Expires is the "exp" member; zero when the key does not expire.
 	Expires time.Time
-	// PrivateKey is nil for a public key.
+	// PrivateKey is nil for a public key, and for a key held in a token.
 	PrivateKey *rsa.PrivateKey
 	// PublicKey is always set.
 	PublicKey *rsa.PublicKey
+	// external performs the private operations of a key held outside the
+	// process (an HSM); see NewExternalKey. Nil otherwise.
+	external crypto.Signer
 }
 
 // Bits is the size of the RSA modulus.
@@ -79,7 +83,7 @@ func (k *Key) Bits() int { return k.PublicKey.N.BitLen() }
 // Public returns a copy of k without its private part.
 func (k *Key) Public() *Key {
 	p := *k
-	p.PrivateKey = nil
+	p.PrivateKey, p.external = nil, nil
 	return &p
 }
 
@@ -87,6 +91,9 @@ func (k *Key) Public() *Key {
 // mistake (in a log line, in an error) leaks nothing.
 func (k Key) String() string {
 	s := fmt.Sprintf("kid %q (RSA-%d, %s", k.ID, k.Bits(), usage(k.Use))
+	if k.external != nil {
+		s += ", in a token"
+	}
 	if !k.Expires.IsZero() {
 		s += ", expires " + k.Expires.UTC().Format(time.RFC3339)
 	}
@@ -335,7 +342,7 @@ func (ks *KeySet) validate() error {
 			if k == nil || k.PublicKey == nil {
 				return fmt.Errorf("jose: a key of %s has no public key", side)
 			}
-			if side == OwnerOurs && k.PrivateKey == nil {
+			if side == OwnerOurs && k.PrivateKey == nil && k.external == nil {
 				return fmt.Errorf("jose: our key %q has no private key", k.ID)
 			}
 			if k.ID == "" {

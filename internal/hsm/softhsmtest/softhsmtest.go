@@ -11,6 +11,7 @@
 package softhsmtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,34 +64,62 @@ var (
 	tokenDir  string
 )
 
-// New initialises a new token labelled label. Without SoftHSM2 the test is
-// skipped, or fails when CI is set: CI must prove the HSM path.
+// New initialises a new token labelled label, for one test. Without
+// SoftHSM2 the test is skipped, or fails when CI is set: CI must prove the
+// HSM path.
 func New(t testing.TB, label string) *Token {
 	t.Helper()
-	module := ""
-	for _, m := range Modules {
-		if _, err := os.Stat(m); err == nil {
-			module = m
-			break
-		}
+	Require(t)
+	tk, err := Init(label)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, utilErr := exec.LookPath("softhsm2-util")
-	if module == "" || utilErr != nil {
+	return tk
+}
+
+// Require skips the test when SoftHSM2 is missing, or fails it when CI is
+// set.
+func Require(t testing.TB) {
+	t.Helper()
+	if module() == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("SoftHSM2 is not installed (module or softhsm2-util missing): .ci/run installs the softhsm2 package")
 		}
 		t.Skip("SoftHSM2 not installed (apt-get install softhsm2)")
 	}
+}
+
+// Init initialises a new token labelled label, for tests that share one
+// (call Require first).
+func Init(label string) (*Token, error) {
+	m := module()
+	if m == "" {
+		return nil, errors.New("softhsm: SoftHSM2 is not installed")
+	}
 	setupOnce.Do(setup)
 	if setupErr != nil {
-		t.Fatalf("softhsm: %v", setupErr)
+		return nil, fmt.Errorf("softhsm: %w", setupErr)
 	}
 	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", "13579111")
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+		return nil, fmt.Errorf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
-	return &Token{Module: module, Label: label, Conf: conf, PIN: PIN}
+	return &Token{Module: m, Label: label, Conf: conf, PIN: PIN}, nil
+}
+
+// module is the installed SoftHSM2 module, "" when it or softhsm2-util is
+// missing.
+func module() string {
+	if _, err := exec.LookPath("softhsm2-util"); err != nil {
+		return ""
+	}
+	for _, m := range Modules {
+		if _, err := os.Stat(m); err == nil {
+			return m
+		}
+	}
+	return ""
 }
 
 // setup makes the process's token directory and configuration, points
