@@ -35,6 +35,7 @@ type cli struct {
 	Keys     keysCmd     `cmd:"" help:"Make, list, export and import the keys of the message protection."`
 	Secrets  secretsCmd  `cmd:"" help:"Make the HMAC secrets of codes and cards, and rotate them."`
 	Simulate simulateCmd `cmd:"" help:"Play Google against a deployment: conformance scenarios, load, fixture accounts."`
+	Audit    auditCmd    `cmd:"" help:"Check the audit trail's hash chain."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 

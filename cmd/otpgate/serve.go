@@ -62,6 +62,7 @@ type serveCmd struct {
 	SMSTemplate   string            `name:"sms-template" help:"SMS text with {code} once; the smsMatchingToken goes on its own first line. Must fit one SMS." default:"${sms_template}"`
 	smsFlags      `embed:""`
 	checkFlag     `embed:""`
+	auditFlags    `embed:""`
 
 	CodeLength      int           `help:"Digits per code." default:"6"`
 	CodeLifetime    time.Duration `help:"How long a code can be verified." default:"5m"`
@@ -248,6 +249,11 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	log := c.logger()
+	trail, err := c.startAudit(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer trail.close()
 	var codec envelope.Codec = envelope.Plain{}
 	var keys func() []envelope.KeyInfo
 	if scheme != "" {
@@ -279,6 +285,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if keys != nil {
 		metrics.WatchKeys(keys)
 	}
+	if err := trail.watch(ctx, metrics, keys); err != nil {
+		return err
+	}
 	texts, err := c.startSMS(smsPlan, metrics, log)
 	if err != nil {
 		return err
@@ -291,6 +300,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	cards, err := cardHasher(c.CardSecretFile, c.DataDir)
 	if err != nil {
+		return err
+	}
+	if err := trail.secretsLoaded(ctx, c); err != nil {
 		return err
 	}
 	st, err := c.openStore(ctx, c.DataDir, !c.NoMigrate)
@@ -315,7 +327,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		// A request waiting for the SMS provider gives its --max-in-flight
 		// slot back meanwhile.
 		Store: st, Messenger: server.ReleaseSlotWhileSending(sms.Messenger{Templates: texts.templates, Sender: texts.router}),
-		Policy: c.policy(), Secrets: codeKeys, Logger: log,
+		Policy: c.policy(), Secrets: codeKeys, Logger: log, Auditor: trail.auditor(),
 	})
 	if err != nil {
 		return err

@@ -3,17 +3,21 @@ package otp_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/inmem"
 	"github.com/otpgate/otpgate/internal/store/sqlite"
 )
 
-// The domain's tests run on the real embedded store: a fake would only
-// prove that the fake agrees with the domain.
+// The domain's tests run on the in-memory store, which passes the same
+// behaviour suite (internal/store/storetest) as the databases do, so that
+// they need no database and take milliseconds. Those that look at what lies
+// at rest in the tables run on the embedded store (newSQLiteHarness).
 
 // now is the tests' clock: a fixed instant, so that expiries are exact.
 var now = time.Date(2026, time.March, 15, 10, 0, 0, 0, time.UTC)
@@ -73,7 +77,8 @@ func (r *recorder) last(t *testing.T) text {
 
 type harness struct {
 	svc   *otp.Service
-	store *sqlite.Store
+	store otp.Store
+	db    *sql.DB // the tables under store, on SQLite only
 	sms   *recorder
 	cfg   otp.Config // svc's
 }
@@ -88,13 +93,24 @@ func newHarness(t *testing.T, accounts ...otp.Account) *harness {
 // configuration first.
 func newHarnessWith(t *testing.T, configure func(*otp.Config), accounts ...otp.Account) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpgate.db"))
+	return newHarnessOn(t, inmem.New(), nil, configure, accounts...)
+}
+
+// newSQLiteHarness is newHarnessWith on a new SQLite database, for tests
+// that read its tables.
+func newSQLiteHarness(t *testing.T, configure func(*otp.Config), accounts ...otp.Account) *harness {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "otpgate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.ImportAccounts(ctx, accounts); err != nil {
+	return newHarnessOn(t, st, st.DB(), configure, accounts...)
+}
+
+func newHarnessOn(t *testing.T, st otp.Store, db *sql.DB, configure func(*otp.Config), accounts ...otp.Account) *harness {
+	t.Helper()
+	if err := st.ImportAccounts(context.Background(), accounts); err != nil {
 		t.Fatal(err)
 	}
 	sms := &recorder{}
@@ -103,7 +119,7 @@ func newHarnessWith(t *testing.T, configure func(*otp.Config), accounts ...otp.A
 	if configure != nil {
 		configure(&cfg)
 	}
-	h := &harness{store: st, sms: sms, cfg: cfg}
+	h := &harness{store: st, db: db, sms: sms, cfg: cfg}
 	h.restart(t, nil)
 	return h
 }

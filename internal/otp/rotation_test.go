@@ -76,7 +76,7 @@ func TestKeyring(t *testing.T) {
 // after the restart is keyed under b.
 func TestRotationKeepsCodesAndReplays(t *testing.T) {
 	ctx := context.Background()
-	h := newHarnessWith(t, func(c *otp.Config) { c.Secrets = ring(t, secret("a")) },
+	h := newSQLiteHarness(t, func(c *otp.Config) { c.Secrets = ring(t, secret("a")) },
 		otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive},
 		otp.Account{ID: "A2", Phone: phone2, Status: otp.StatusActive})
 	send1, err := h.svc.Send(ctx, legacySend("send-1", "send 1"))
@@ -117,7 +117,7 @@ func TestRotationKeepsCodesAndReplays(t *testing.T) {
 		t.Errorf("a record written under [a b] names %q, want b", rec.SecretID)
 	}
 	var secretOfCode string
-	if err := h.store.DB().QueryRow(`SELECT secret_id FROM challenges WHERE id = ?`, rec.ChallengeID).Scan(&secretOfCode); err != nil || secretOfCode != "b" {
+	if err := h.db.QueryRow(`SELECT secret_id FROM challenges WHERE id = ?`, rec.ChallengeID).Scan(&secretOfCode); err != nil || secretOfCode != "b" {
 		t.Errorf("the code written under [a b] names %q (%v), want b", secretOfCode, err)
 	}
 	h.restart(t, ring(t, secret("b")))
@@ -236,7 +236,7 @@ func TestRotationKeepsPhoneBudgets(t *testing.T) {
 // keyed hash, and a failed send gives its budget back under that name.
 func TestNoPhoneAtRest(t *testing.T) {
 	ctx := context.Background()
-	h := newHarness(t, otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, Cards: []otp.Card{visaCard}})
+	h := newSQLiteHarness(t, nil, otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive, Cards: []otp.Card{visaCard}})
 	out, err := h.svc.Send(ctx, legacySend("send-1", "send 1"))
 	expect(t, "sendOtp", out, err, otp.SendSuccess)
 	code := h.sms.last(t).code
@@ -252,12 +252,12 @@ func TestNoPhoneAtRest(t *testing.T) {
 	}
 	digits := strings.TrimPrefix(phone1, "+")
 	for _, table := range []string{"requests", "challenges", "events"} {
-		if where := dump(t, h.store.DB(), table); strings.Contains(where, digits[len(digits)-7:]) {
+		if where := dump(t, h.db, table); strings.Contains(where, digits[len(digits)-7:]) {
 			t.Errorf("%s holds the phone number:\n%s", table, where)
 		}
 	}
 	var phoneEvents int
-	if err := h.store.DB().QueryRow(`SELECT COUNT(*) FROM events WHERE subject LIKE 'phone:%'`).Scan(&phoneEvents); err != nil || phoneEvents == 0 {
+	if err := h.db.QueryRow(`SELECT COUNT(*) FROM events WHERE subject LIKE 'phone:%'`).Scan(&phoneEvents); err != nil || phoneEvents == 0 {
 		t.Errorf("no budget event names the phone (%v): the phone's budgets would count nothing", err)
 	}
 }
