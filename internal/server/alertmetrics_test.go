@@ -25,8 +25,15 @@ func TestBudgetLockoutMetric(t *testing.T) {
 			t.Fatalf("verifyOtp %s: %d %s", id, r.status, r.raw)
 		}
 	}
-	if got := h.metric(`otpgate_budget_lockouts_total{method="verifyOtp"}`); got != "" {
-		t.Fatalf("lockouts within the budget: %s, want none", got)
+	// Every method a budget can refuse starts at 0, so that the alert's
+	// rate sees the first lockout.
+	for _, method := range []string{"sendOtp", "verifyOtp", "authenticate", "cardVerifyOtp", "resendOtp"} {
+		if got := h.metric(`otpgate_budget_lockouts_total{method="` + method + `"}`); got != "0" {
+			t.Errorf("lockouts of %s within the budget: %q, want 0", method, got)
+		}
+	}
+	if got := h.metric(`otpgate_budget_lockouts_total{method="echo"}`); got != "" {
+		t.Errorf("lockouts of echo, which no budget refuses: %q, want no series", got)
 	}
 	for range 2 { // the second is Google's retry, a replay
 		if r := h.verifyOtp("v3", "s1", code); r.str("result") != "OTP_NOT_MATCHED" {
@@ -40,6 +47,21 @@ func TestBudgetLockoutMetric(t *testing.T) {
 		if got := h.metric(`otpgate_budget_lockouts_total{method="` + method + `"}`); got != want {
 			t.Errorf("otpgate_budget_lockouts_total of %s = %q, want %s", method, got, want)
 		}
+	}
+}
+
+// TestSMSSendsStartAtZero: a provider's failed sends are 0 before the first
+// failure, not absent, so that the SMS failure alert's rate sees it.
+func TestSMSSendsStartAtZero(t *testing.T) {
+	h := newHarness(t)
+	if got := h.metric(`otpgate_sms_sends_total{outcome="failed",provider="recorder"}`); got != "0" {
+		t.Errorf("failed sends before any: %q, want 0", got)
+	}
+	if r := h.sendOtp("s1", map[string]any{"associationId": "as-1"}); r.str("result") != "SUCCESS" {
+		t.Fatalf("sendOtp: %d %s", r.status, r.raw)
+	}
+	if got := h.metric(`otpgate_sms_sends_total{outcome="accepted",provider="recorder"}`); got != "1" {
+		t.Errorf("accepted sends after one: %q, want 1", got)
 	}
 }
 

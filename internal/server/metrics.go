@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/gsp"
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/sms"
 )
@@ -74,6 +75,18 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// budgetMethods are the methods a spent budget can refuse.
+var budgetMethods = map[string]bool{gsp.MethodSendOtp: true, gsp.MethodVerifyOtp: true,
+	gsp.MethodAuthenticate: true, gsp.MethodCardVerifyOtp: true, gsp.MethodResendOtp: true}
+
+// served starts the lockout count of a method served at 0, for the same
+// reason as InstrumentSender's.
+func (m *Metrics) served(method string) {
+	if budgetMethods[method] {
+		m.lockouts.WithLabelValues(method)
+	}
+}
+
 // lockedOut counts a request a budget refused.
 func (m *Metrics) lockedOut(method string, out otp.Outcome) {
 	if out.LockedOut {
@@ -112,8 +125,12 @@ func (m *Metrics) observe(method, result string, status int, took time.Duration)
 	m.latency.WithLabelValues(method).Observe(took.Seconds())
 }
 
-// InstrumentSender counts the sends of s by outcome.
+// InstrumentSender counts the sends of s by outcome. Both outcomes start at
+// 0: a rate or increase in an alert sees the first failure only when the
+// series existed before it.
 func (m *Metrics) InstrumentSender(s sms.Sender) sms.Sender {
+	m.smsSends.WithLabelValues(s.Name(), "accepted")
+	m.smsSends.WithLabelValues(s.Name(), "failed")
 	return instrumentedSender{Sender: s, sends: m.smsSends}
 }
 

@@ -118,6 +118,7 @@ func New(cfg Config) *Server {
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle("POST "+cfg.BasePath+rt.path, s.method(rt.surface, rt.method, rt.handler))
+		cfg.Metrics.served(rt.method)
 	}
 	// Load balancers probe either port; neither probe is ever shed.
 	for _, mux := range []*http.ServeMux{s.mux, s.admin} {
