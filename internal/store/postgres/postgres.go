@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/sqlstore"
 )
 
 // DefaultMaxRetries is how often a transaction is run again after a conflict
@@ -77,6 +78,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	return open(ctx, cfg, opts)
+}
+
+// open is Open of a parsed configuration (which tests may tune).
+func open(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
@@ -135,7 +141,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // transaction is rolled back and fn runs again in a new one, up to MaxRetries
 // times. Errors of fn's own are returned as they are.
 func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
-	return s.inTx(ctx, func(t *pgTx) error { return fn(t) })
+	return s.inTx(ctx, func(t *pgTx) error { return fn(sqlstore.NewTx(t, statements)) })
 }
 
 // ImportAccounts upserts accounts and replaces their association ids, cards
@@ -171,17 +177,15 @@ var (
 func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 	for start := 0; start < len(accounts); start += importBatch {
 		part := accounts[start:min(start+importBatch, len(accounts))]
-		b := &pgx.Batch{}
 		for _, a := range part {
-			b.Queue(`INSERT INTO accounts (id, phone, status, updated_at) VALUES ($1, $2, $3, $4)
+			t.queue("import account "+a.ID, `INSERT INTO accounts (id, phone, status, updated_at) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (id) DO UPDATE SET phone = EXCLUDED.phone, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
 				a.ID, a.Phone, string(a.Status), now)
 			for _, table := range []string{"associations", cardList.name, tokenList.name} {
-				b.Queue(`DELETE FROM `+table+` WHERE account_id = $1`, a.ID)
+				t.queue("import account "+a.ID, `DELETE FROM `+table+` WHERE account_id = $1`, a.ID)
 			}
 		}
-		perAccount := b.Len() / len(part)
-		if _, err := t.sendBatch(b, func(i int) string { return "import account " + part[i/perAccount].ID }); err != nil {
+		if _, err := t.sendQueued(); err != nil {
 			return err
 		}
 	}
@@ -201,21 +205,21 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 	}
 	for start := 0; start < len(links); start += importBatch {
 		part := links[start:min(start+importBatch, len(links))]
-		b := &pgx.Batch{}
 		for _, l := range part {
+			what := "import account " + l.account
 			// A row already there (inserted by this import for another account,
 			// or belonging to an account outside it) is a conflict; one that
 			// another transaction is inserting is waited for.
 			if l.card == nil {
-				b.Queue(`INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+				t.queue(what, `INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 					l.association, l.account)
 			} else {
-				b.Queue(`INSERT INTO `+l.table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5, $6)
+				t.queue(what, `INSERT INTO `+l.table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5, $6)
 					ON CONFLICT (hash) DO NOTHING`,
-					bytes(l.card.Hash), l.card.SecretID, l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
+					sqlstore.Bytes(l.card.Hash), l.card.SecretID, l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
 			}
 		}
-		affected, err := t.sendBatch(b, func(i int) string { return "import account " + part[i].account })
+		affected, err := t.sendQueued()
 		if err != nil {
 			return err
 		}
@@ -232,35 +236,17 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 // exists.
 func (t *pgTx) importConflict(l importLink) error {
 	var owner string
+	query, arg := `SELECT account_id FROM associations WHERE id = $1`, any(l.association)
+	if l.card != nil {
+		query, arg = `SELECT account_id FROM `+l.table.name+` WHERE hash = $1`, sqlstore.Bytes(l.card.Hash)
+	}
+	if _, err := t.QueryRow("import account "+l.account, query, []any{arg}, &owner); err != nil {
+		return err
+	}
 	if l.card == nil {
-		if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM associations WHERE id = $1`, l.association).Scan(&owner); err != nil {
-			return t.fail("import account "+l.account, err)
-		}
 		return fmt.Errorf("postgres: import account %s: associationId %q already belongs to account %s", l.account, l.association, owner)
 	}
-	if err := t.tx.QueryRow(t.ctx, `SELECT account_id FROM `+l.table.name+` WHERE hash = $1`, bytes(l.card.Hash)).Scan(&owner); err != nil {
-		return t.fail("import account "+l.account, err)
-	}
 	return fmt.Errorf("postgres: import account %s: the %s ending %s already belongs to account %s", l.account, l.table.noun, l.card.Last4, owner)
-}
-
-// sendBatch runs b and returns the rows each statement affected. what names
-// statement i in an error.
-func (t *pgTx) sendBatch(b *pgx.Batch, what func(i int) string) ([]int64, error) {
-	br := t.tx.SendBatch(t.ctx, b)
-	affected := make([]int64, 0, b.Len())
-	for i := range b.Len() {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return nil, t.fail(what(i), err)
-		}
-		affected = append(affected, tag.RowsAffected())
-	}
-	if err := br.Close(); err != nil {
-		return nil, t.fail("batch", err)
-	}
-	return affected, nil
 }
 
 // Purge deletes records past their retention, at most s.batch rows per
@@ -282,13 +268,9 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 		query := `DELETE FROM ` + q.table + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT $2))`
 		for {
 			var n int64
-			err := s.inTx(ctx, func(t *pgTx) error {
-				tag, err := t.tx.Exec(t.ctx, query, q.arg.UnixMilli(), s.batch)
-				if err != nil {
-					return t.fail("purge "+q.table, err)
-				}
-				n = tag.RowsAffected()
-				return nil
+			err := s.inTx(ctx, func(t *pgTx) (err error) {
+				n, err = t.execNow("purge "+q.table, query, q.arg.UnixMilli(), s.batch)
+				return err
 			})
 			if err != nil {
 				return total, err
@@ -306,12 +288,9 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	// the next transaction that needs it inserts it again. SKIP LOCKED leaves
 	// the held ones alone instead of waiting for them (or deadlocking).
 	err := s.inTx(ctx, func(t *pgTx) error {
-		_, err := t.tx.Exec(t.ctx, `DELETE FROM locks WHERE (space, key) IN
+		_, err := t.execNow("purge locks", `DELETE FROM locks WHERE (space, key) IN
 			(SELECT space, key FROM locks FOR UPDATE SKIP LOCKED)`)
-		if err != nil {
-			return t.fail("purge locks", err)
-		}
-		return nil
+		return err
 	})
 	return total, err
 }
@@ -323,18 +302,9 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, 
 		return false, nil
 	}
 	var n int64
-	err := s.inTx(ctx, func(t *pgTx) error {
-		tag, err := t.tx.Exec(t.ctx, `UPDATE challenges SET
-			delivery_state = CASE WHEN delivery_state = ANY($1) THEN delivery_state ELSE $2 END,
-			delivered_at = CASE WHEN delivery_state = ANY($1) THEN delivered_at ELSE $3 END
-			WHERE provider = $4 AND provider_message_id = $5`,
-			[]string{string(otp.DeliveryDelivered), string(otp.DeliveryUndeliverable), string(otp.DeliveryExpired), string(otp.DeliveryFailed)},
-			string(state), at.UnixMilli(), provider, messageID)
-		if err != nil {
-			return t.fail("record delivery", err)
-		}
-		n = tag.RowsAffected()
-		return nil
+	err := s.inTx(ctx, func(t *pgTx) (err error) {
+		n, err = t.execNow("record delivery", statements.RecordDelivery, sqlstore.RecordDeliveryArgs(provider, messageID, state, at)...)
+		return err
 	})
 	return n > 0, err
 }
@@ -348,14 +318,18 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 		var found bool
 		err := s.inTx(ctx, func(t *pgTx) error {
 			n, found = 0, false
-			rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT subject FROM events WHERE substr(subject, 1, $1) = $2 LIMIT $3`,
-				len(prefix), prefix, s.batch)
+			var subjects []string
+			err := t.roundTrip("rename subjects", `SELECT DISTINCT subject FROM events WHERE substr(subject, 1, $1) = $2 LIMIT $3`,
+				[]any{len(prefix), prefix, s.batch}, func(br pgx.BatchResults) error {
+					rows, err := br.Query()
+					if err != nil {
+						return err
+					}
+					subjects, err = pgx.CollectRows(rows, pgx.RowTo[string])
+					return err
+				})
 			if err != nil {
-				return t.fail("rename subjects", err)
-			}
-			subjects, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return t.fail("rename subjects", err)
+				return err
 			}
 			found = len(subjects) > 0
 			for _, old := range subjects {
@@ -363,11 +337,11 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 				if strings.HasPrefix(renamed, prefix) {
 					return fmt.Errorf("postgres: rename subjects: the new name of a subject starts with %q too", prefix)
 				}
-				tag, err := t.tx.Exec(t.ctx, `UPDATE events SET subject = $1 WHERE subject = $2`, renamed, old)
+				m, err := t.execNow("rename subjects", `UPDATE events SET subject = $1 WHERE subject = $2`, renamed, old)
 				if err != nil {
-					return t.fail("rename subjects", err)
+					return err
 				}
-				n += tag.RowsAffected()
+				n += m
 			}
 			return nil
 		})
@@ -382,10 +356,4 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 			s.onBatch("events", n)
 		}
 	}
-}
-
-// errTooNew is the error of a schema newer than this binary; the same words as
-// the SQLite store's.
-func errTooNew(current, latest int) error {
-	return fmt.Errorf("migrate: the database schema is at version %d, newer than this binary knows (%d); upgrade otpgate", current, latest)
 }

@@ -135,19 +135,19 @@ func (s *Store) inTx(ctx context.Context, fn func(*pgTx) error) error {
 }
 
 func (s *Store) txOnce(ctx context.Context, fn func(*pgTx) error) (retryClass, error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		// No transaction exists yet: any failure that is not the caller's
 		// (its context) or the configuration's is worth another try.
 		return classify(ctx, err, nil), fmt.Errorf("postgres: begin: %w", err)
 	}
-	t := &pgTx{ctx: ctx, tx: tx}
+	defer conn.Release()
+	t := &pgTx{ctx: ctx, conn: conn}
 	committing := false
 	defer func() {
 		if !committing {
-			// Also on a panic in fn. A failed rollback closes the connection,
-			// which rolls back on the server's side.
-			_ = tx.Rollback(ctx)
+			// Also on a panic in fn.
+			t.rollback()
 		}
 	}()
 	if err := fn(t); err != nil {
@@ -160,8 +160,9 @@ func (s *Store) txOnce(ctx context.Context, fn func(*pgTx) error) (retryClass, e
 		return t.retry, t.retryErr
 	}
 	committing = true
-	if err := tx.Commit(ctx); err != nil {
-		return classifyCommit(ctx, err), fmt.Errorf("postgres: commit: %w", err)
+	class, err := t.commit()
+	if err != nil {
+		t.rollback()
 	}
-	return final, nil
+	return class, err
 }
