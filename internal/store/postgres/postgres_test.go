@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/pgtest"
 	"github.com/otpgate/otpgate/internal/store/postgres"
+	"github.com/otpgate/otpgate/internal/store/sqlstore"
 	"github.com/otpgate/otpgate/internal/store/storetest"
 )
 
@@ -318,11 +318,8 @@ func TestRecoversWhenTheServerReturns(t *testing.T) {
 	}
 }
 
-// TestMigrateKeepsRequests: a database that an otpgate of migration 0002
-// left, with an idempotency record, is migrated at Open; the record is then
-// found under its new key (scope, method, id), whole, and that key lets the
-// same requestId live on another method.
-func TestMigrateKeepsRequests(t *testing.T) {
+// legacy is a new, empty database for storetest's migration tests.
+func legacy(t *testing.T) storetest.LegacyDB {
 	ctx := context.Background()
 	url := pgtest.NewEmptyDatabase(t)
 	ms, err := postgres.Migrations()
@@ -333,38 +330,29 @@ func TestMigrateKeepsRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As that otpgate's Migrate would have done. Without arguments, Exec
-	// runs a file of several statements.
-	old := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`, ms[0].SQL, ms[1].SQL,
-		`INSERT INTO schema_version (version) VALUES (2)`,
-		`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES ('piaid', 'req-1', 'authenticate', '\x00ff', 'done', 'success', 'reply-1', 'ch-1', 2, 'claim-1', 1763000000000, 1762999999000)`}
-	for _, q := range old {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close(ctx)
-
-	s := open(t, url, postgres.Options{Migrate: true})
-	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff}, SecretID: otp.LegacySecretID,
-		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
-		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
-	err = s.Tx(ctx, func(tx otp.Tx) error {
-		got, err := tx.LockRequest("piaid", "authenticate", "req-1")
-		if err != nil {
+	t.Cleanup(func() { conn.Close(ctx) })
+	return storetest.LegacyDB{
+		Migrations: ms,
+		Exec: func(query string, args ...any) error {
+			// Without arguments, Exec runs a file of several statements.
+			_, err := conn.Exec(ctx, sqlstore.PostgreSQL.Rebind(query), args...)
 			return err
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("the record after the migration (-want +got):\n%s", diff)
-		}
-		other := *want
-		other.Method = "resendOtp"
-		return tx.InsertRequest(&other)
-	})
-	if err != nil {
-		t.Fatalf("the same requestId on another method after the migration: %v", err)
+		},
+		Open: func() otp.Store { return open(t, url, postgres.Options{Migrate: true}) },
 	}
+}
+
+// TestMigrateOpensCurrent: a database of the previous release's latest schema.
+func TestMigrateOpensCurrent(t *testing.T) {
+	s := storetest.MigrateOpensCurrent(t, legacy(t)).(*postgres.Store)
+	if applied, err := s.Migrate(context.Background()); err != nil || applied != 0 {
+		t.Errorf("Migrate of a current schema = %d, %v; want 0, nil", applied, err)
+	}
+}
+
+// TestMigrateKeepsRequests: records of schema 2 survive the new key.
+func TestMigrateKeepsRequests(t *testing.T) {
+	storetest.MigrateKeepsRequests(t, legacy(t))
 }
 
 // TestPurgeInBatches: a backlog of expired rows goes in bounded batches,
@@ -374,63 +362,22 @@ func TestPurgeInBatches(t *testing.T) {
 	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { postgres.SetBatch(s, rows, seen) }, 100, 1050)
 }
 
-// TestMigrateHashesPhones: a database that an otpgate of schema 4 left, with
-// a phone number in a challenge and in budget events, is migrated: the
-// challenge loses the number, the rows name the legacy secret, and the
-// events are converted by the Service (storetest.CheckLegacyRowsConverted).
+// TestMigrateHashesPhones: a database of schema 4 with phone numbers in
+// clear is migrated; the challenges' phone column stays a release longer for
+// the previous release's instances, emptied, and filled for them when this
+// one inserts.
 func TestMigrateHashesPhones(t *testing.T) {
+	s := storetest.MigrateHashesPhones(t, legacy(t)).(*postgres.Store)
 	ctx := context.Background()
-	url := pgtest.NewEmptyDatabase(t)
-	ms, err := postgres.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:4] {
-		if _, err := conn.Exec(ctx, m.SQL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rows := storetest.LegacyRows
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO schema_version (version) VALUES (4)`, nil},
-		{`INSERT INTO accounts (id, phone, status, updated_at) VALUES ('A1', $1, 'active', 0), ('A2', $1, 'active', 0)`,
-			[]any{storetest.LegacyPhone}},
-		{`INSERT INTO associations (id, account_id) VALUES ('as-2', 'A2')`, nil},
-		{`INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
-			VALUES ('ch-1', 'A1', $1, '\x0102', 'live', 1, $2, $3)`, []any{storetest.LegacyPhone, rows.T0, rows.T0 + 300_000}},
-		{`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES ($1, 'A1', '4242', 2031, 7)`, []any{rows.CardHash}},
-		{`INSERT INTO events (kind, subject, at) SELECT 'send', $1, $2::bigint + i * 10000 FROM generate_series(0, 4) AS i`,
-			[]any{rows.PhoneSend, rows.T0}},
-	} {
-		if _, err := conn.Exec(ctx, q.sql, q.args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	s := open(t, url, postgres.Options{Migrate: true})
-	// The column stays a release longer for the previous release's
-	// instances, emptied, and filled for them when this one inserts.
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM challenges WHERE phone <> ''`).Scan(&n); err != nil || n != 0 {
+	if err := s.Pool().QueryRow(ctx, `SELECT COUNT(*) FROM challenges WHERE phone <> ''`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d challenges still hold a phone number (%v)", n, err)
 	}
-	err = s.Tx(ctx, func(tx otp.Tx) error {
+	err := s.Tx(ctx, func(tx otp.Tx) error {
 		return tx.InsertChallenge(&otp.Challenge{ID: "ch-2", AccountID: "A1", CodeMAC: []byte{1}, SecretID: "k1",
 			State: otp.ChallengeLive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)})
 	})
 	if err != nil {
 		t.Errorf("a challenge inserted without the phone column: %v", err)
 	}
-	storetest.CheckLegacyRowsConverted(t, s)
 }
