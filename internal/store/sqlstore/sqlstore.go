@@ -173,6 +173,8 @@ type Tx struct {
 	q    *Statements
 	// locked holds the lock rows this transaction holds already.
 	locked map[lock]bool
+	// answers: the transaction wrote an idempotency record in state done.
+	answers bool
 }
 
 type lock struct{ space, key string }
@@ -199,6 +201,11 @@ func (t *Tx) lock(space, key string) error {
 	t.locked[k] = true
 	return nil
 }
+
+// StoresAnswer reports whether the transaction wrote an answer (a record in
+// state done): it must be durable before the answer leaves, whatever
+// otp.NonDurable asked.
+func (t *Tx) StoresAnswer() bool { return t.answers }
 
 // Bytes keeps a nil slice from becoming NULL in a NOT NULL column.
 func Bytes(b []byte) []byte {
@@ -252,6 +259,7 @@ func (c cardColumns) sms() *otp.CardSMS {
 // transaction that inserted the same key and committed makes it fail with
 // a unique violation, which the engine retries.
 func (t *Tx) InsertRequest(r *otp.Request) error {
+	t.answers = t.answers || r.State == otp.RequestDone
 	card := columnsOf(r.Card)
 	return t.conn.Exec("insert request", t.q.InsertRequest,
 		r.Scope, r.ID, r.Method, Bytes(r.Fingerprint), r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
@@ -260,6 +268,7 @@ func (t *Tx) InsertRequest(r *otp.Request) error {
 
 // UpdateRequest rewrites the record's mutable columns.
 func (t *Tx) UpdateRequest(r *otp.Request) error {
+	t.answers = t.answers || r.State == otp.RequestDone
 	return t.conn.Exec("update request", t.q.UpdateRequest,
 		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
 }

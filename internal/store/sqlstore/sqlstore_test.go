@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+func TestRebind(t *testing.T) {
+	q := `UPDATE t SET a = ?, b = ? WHERE c IN (?, ?)`
+	if got := SQLite.Rebind(q); got != q {
+		t.Errorf("SQLite.Rebind = %q, want it unchanged", got)
+	}
+	if got, want := PostgreSQL.Rebind(q), `UPDATE t SET a = $1, b = $2 WHERE c IN ($3, $4)`; got != want {
+		t.Errorf("PostgreSQL.Rebind = %q, want %q", got, want)
+	}
+}
+
+// TestStatements: each dialect gets its own placeholders and locking, and
+// only PostgreSQL has lock rows.
+func TestStatements(t *testing.T) {
+	pg, lite := PostgreSQL.Statements(), SQLite.Statements()
+	for _, q := range pg.All() {
+		if strings.Contains(q, "?") {
+			t.Errorf("a PostgreSQL statement keeps a ?: %s", q)
+		}
+	}
+	for _, q := range lite.All() {
+		if strings.Contains(q, "$") || strings.Contains(q, "FOR UPDATE") || strings.Contains(q, "ctid") {
+			t.Errorf("a SQLite statement has PostgreSQL's syntax: %s", q)
+		}
+	}
+	if !strings.HasSuffix(pg.LockRequest, "FOR UPDATE") || !strings.HasSuffix(pg.LockChallenge, "FOR UPDATE") {
+		t.Error("PostgreSQL's LockRequest and LockChallenge must lock the row")
+	}
+	if pg.Lock == "" || lite.Lock != "" {
+		t.Errorf("lock rows: PostgreSQL %q, SQLite %q; want only PostgreSQL's", pg.Lock, lite.Lock)
+	}
+	if n := strings.Count(pg.RecordDelivery, "$"); n != len(RecordDeliveryArgs("p", "m", otp.DeliveryDelivered, time.Time{})) {
+		t.Errorf("RecordDelivery has %d placeholders, RecordDeliveryArgs another number", n)
+	}
+}
+
+// recorder is a Conn that keeps the statements it is given.
+type recorder struct{ execs []string }
+
+func (r *recorder) Exec(_, query string, _ ...any) error {
+	r.execs = append(r.execs, query)
+	return nil
+}
+func (r *recorder) QueryRow(_, _ string, _ []any, _ ...any) (bool, error) {
+	return false, nil
+}
+
+// TestLocksOncePerSubject: a subject's lock row is taken once per
+// transaction, before the statement it guards.
+func TestLocksOncePerSubject(t *testing.T) {
+	r := &recorder{}
+	q := PostgreSQL.Statements()
+	tx := NewTx(r, q)
+	for range 2 {
+		if _, err := tx.CountEvents(otp.EventSend, "account:A1", time.Time{}, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.SupersedeChallenges("A1"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{q.Lock, q.Lock, q.Supersede}
+	if strings.Join(r.execs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statements = %q, want %q", r.execs, want)
+	}
+}
+
+// TestStoresAnswer: a transaction that writes a done record must commit
+// durably; one that only claims need not.
+func TestStoresAnswer(t *testing.T) {
+	tx := NewTx(&recorder{}, SQLite.Statements())
+	if err := tx.InsertRequest(&otp.Request{State: otp.RequestPending}); err != nil || tx.StoresAnswer() {
+		t.Fatalf("after a pending record: StoresAnswer %v, %v", tx.StoresAnswer(), err)
+	}
+	if err := tx.UpdateRequest(&otp.Request{State: otp.RequestDone}); err != nil || !tx.StoresAnswer() {
+		t.Errorf("after a done record: StoresAnswer %v, %v", tx.StoresAnswer(), err)
+	}
+}
