@@ -135,6 +135,7 @@ func (c *serveCmd) policy() otp.Policy {
 		CodeLength: c.CodeLength, Lifetime: c.CodeLifetime, MaxAttempts: c.MaxAttempts,
 		SendBudgets: budgets(c.SendLimit), FailBudgets: budgets(c.FailLimit),
 		ClaimLease: c.ClaimLease, InFlightWait: c.InFlightWait,
+		Cards: otp.CardPolicy{SessionLifetime: c.CardSessionLifetime, MaxResends: c.MaxResends},
 	}
 }
 
@@ -344,8 +345,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		Metrics: metrics, Logger: log, Window: c.TimestampWindow, MaxBodyBytes: c.MaxBodyBytes,
 		ParsePhone: phone.Parse,
 		PIAIDs:     c.PIAID, Cards: cards, ECI: c.ECI,
-		CardPolicy: otp.CardPolicy{SessionLifetime: c.CardSessionLifetime, MaxResends: c.MaxResends},
-		Surfaces:   wire.surfaces, AuthenticateShapes: wire.shapes, CvnResult: wire.cvn,
+		Surfaces: wire.surfaces, AuthenticateShapes: wire.shapes, CvnResult: wire.cvn,
 		MaxInFlight: c.MaxInFlight, QueueWait: c.QueueWait,
 	})
 

@@ -131,14 +131,15 @@ func TestAuditOfTheCardFlow(t *testing.T) {
 	sent.Provider = "recorder"
 	expectAudit(t, "authenticate", a, sent)
 
-	policy := otp.CardPolicy{SessionLifetime: time.Hour, MaxResends: 1}
-	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"), policy)
+	h.cfg.Policy.Cards = otp.CardPolicy{SessionLifetime: time.Hour, MaxResends: 1}
+	h.restart(t, nil)
+	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"))
 	expect(t, "resendOtp", out, err, otp.ResendSuccess)
 	resent := ev(otp.AuditResent, "resendOtp", "resend-1", otp.ResendSuccess)
 	resent.Provider = "recorder"
 	expectAudit(t, "resendOtp", a, resent)
 
-	out, err = h.svc.Resend(ctx, resendOf("resend-2", "auth-1"), policy)
+	out, err = h.svc.Resend(ctx, resendOf("resend-2", "auth-1"))
 	expect(t, "a resend past the limit", out, err, otp.ResendLimitReached)
 	expectAudit(t, "a resend past the limit", a, otp.AuditEvent{Event: otp.AuditLockedOut, Method: "resendOtp", Scope: piaid,
 		RequestID: "resend-2", Result: otp.ResendLimitReached, Reason: "max_resends"})
@@ -161,7 +162,7 @@ func TestAuditOfTheCardFlow(t *testing.T) {
 	locked.Reason = "budget"
 	expectAudit(t, "past the send budget", a, locked)
 
-	out, err = h.svc.Resend(ctx, resendOf("resend-3", "auth-4"), policy)
+	out, err = h.svc.Resend(ctx, resendOf("resend-3", "auth-4"))
 	expect(t, "a resend past the send budget", out, err, otp.ResendLimitReached)
 	locked = ev(otp.AuditLockedOut, "resendOtp", "resend-3", otp.ResendLimitReached)
 	locked.Reason = "budget"

@@ -57,7 +57,7 @@ func TestCardSMS(t *testing.T) {
 			out, err := h.svc.Authenticate(ctx, c.req)
 			expect(t, "authenticate", out, err, otp.SendSuccess)
 			for i := 1; i <= 2; i++ {
-				out, err := h.svc.Resend(ctx, resendOf(fmt.Sprint("resend-", i), "auth-1"), otp.DefaultCardPolicy())
+				out, err := h.svc.Resend(ctx, resendOf(fmt.Sprint("resend-", i), "auth-1"))
 				expect(t, "resendOtp", out, err, otp.ResendSuccess)
 			}
 			texts := h.sms.sent()
@@ -116,7 +116,7 @@ func TestCardSMSOfASessionFromBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"), otp.DefaultCardPolicy())
+	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"))
 	expect(t, "resendOtp", out, err, otp.ResendSuccess)
 	if m := h.sms.last(t); m.card == nil || *m.card != (otp.CardSMS{}) || m.token != "" {
 		t.Errorf("resent SMS has card %+v and token %q; want an empty card, no token", m.card, m.token)
@@ -167,7 +167,7 @@ func TestCardSMSOnTakeover(t *testing.T) {
 				out, err := run()
 				expect(t, "authenticate", out, err, otp.SendSuccess)
 				run = func() (otp.Outcome, error) {
-					return h.svc.Resend(ctx, resendOf("resend-1", "auth-1"), otp.DefaultCardPolicy())
+					return h.svc.Resend(ctx, resendOf("resend-1", "auth-1"))
 				}
 			}
 			first := make(chan error, 1)

@@ -29,19 +29,6 @@ const (
 	ResendLimitReached = "otp_request_limit_reached"
 )
 
-// CardPolicy holds the India Cards knobs.
-type CardPolicy struct {
-	// SessionLifetime is how long after authenticate resendOtp may be called.
-	SessionLifetime time.Duration
-	// MaxResends is how many resendOtp calls one authentication allows.
-	MaxResends int
-}
-
-// DefaultCardPolicy: a 10-minute session, 3 resends (SPEC §10).
-func DefaultCardPolicy() CardPolicy {
-	return CardPolicy{SessionLifetime: 10 * time.Minute, MaxResends: 3}
-}
-
 // AuthenticateRequest is an India Cards authenticate as the domain sees it:
 // the card, or the network token of one, only by the keyed hashes of its
 // number under each card secret listed, newest first (CardHasher.Lookup):
@@ -179,16 +166,17 @@ type ResendRequest struct {
 }
 
 // Resend texts a fresh code for an authentication session and retires the
-// previous one. When the SMS fails nothing is recorded and the resend is
-// given back: the answer is ErrSendFailed (503) and a retry tries again.
-func (s *Service) Resend(ctx context.Context, r ResendRequest, p CardPolicy) (Outcome, error) {
+// previous one, within the session's lifetime and resends (Policy.Cards).
+// When the SMS fails nothing is recorded and the resend is given back: the
+// answer is ErrSendFailed (503) and a retry tries again.
+func (s *Service) Resend(ctx context.Context, r ResendRequest) (Outcome, error) {
 	return s.runSend(ctx, func(tx Tx) (Outcome, *sendPlan, error) {
-		return s.claimResend(tx, r, p)
+		return s.claimResend(tx, r)
 	})
 }
 
-func (s *Service) claimResend(tx Tx, r ResendRequest, p CardPolicy) (Outcome, *sendPlan, error) {
-	now := s.now()
+func (s *Service) claimResend(tx Tx, r ResendRequest) (Outcome, *sendPlan, error) {
+	now, p := s.now(), s.policy.Cards
 	d := delivery{session: &Ref{Scope: r.Scope, Method: r.SessionMethod, RequestID: r.AuthenticateRequestID}}
 	if out, plan, ok, err := s.existing(tx, r.Ref, d, now); ok || err != nil {
 		return out, plan, err

@@ -131,7 +131,7 @@ func TestResendRetiresTheAccountsOtherCodes(t *testing.T) {
 	expect(t, "sendOtp", out, err, otp.SendSuccess)
 	sendCode := h.sms.last(t).code
 	out, err = h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", "resend-1", "resend"),
-		AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"}, otp.DefaultCardPolicy())
+		AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"})
 	expect(t, "resendOtp", out, err, otp.ResendSuccess)
 	out, err = h.svc.Verify(ctx, legacyVerify("verify-1", "send-1", sendCode))
 	expect(t, "verifyOtp of the sendOtp's code after the resend", out, err, otp.VerifyNotMatched)

@@ -74,7 +74,7 @@ func TestRequestIDAcrossCardMethods(t *testing.T) {
 	expect(t, "authenticate", out, err, otp.SendSuccess)
 
 	out, err = h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", cardsExampleID, "resend"),
-		AuthenticateRequestID: authID, SessionMethod: "authenticate"}, otp.DefaultCardPolicy())
+		AuthenticateRequestID: authID, SessionMethod: "authenticate"})
 	expect(t, "resendOtp", out, err, otp.ResendSuccess)
 	if n := len(h.sms.sent()); n != 2 {
 		t.Fatalf("%d SMS after authenticate and resendOtp, want 2", n)

@@ -64,7 +64,7 @@ func TestLockedOut(t *testing.T) {
 		expectLocked(t, "authenticate", out, err, otp.SendSuccess, false)
 		resend := func(id string) (otp.Outcome, error) {
 			return h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", id, id),
-				AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"}, otp.DefaultCardPolicy())
+				AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"})
 		}
 		out, err = resend("resend-1")
 		expectLocked(t, "the first resend", out, err, otp.ResendSuccess, false)
@@ -73,10 +73,12 @@ func TestLockedOut(t *testing.T) {
 	})
 	t.Run("resendOtp past its own limit", func(t *testing.T) {
 		h := lockoutHarness(t) // 2 sends an hour: one authenticate, one resend
+		h.cfg.Policy.Cards = otp.CardPolicy{SessionLifetime: time.Hour, MaxResends: 0}
+		h.restart(t, nil)
 		out, err := h.svc.Authenticate(ctx, byCard("auth-1", visaCard.Hash, 2030, 1))
 		expectLocked(t, "authenticate", out, err, otp.SendSuccess, false)
 		out, err = h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", "resend-1", "resend-1"),
-			AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"}, otp.CardPolicy{SessionLifetime: time.Hour, MaxResends: 0})
+			AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"})
 		// The session's resend limit is no budget of the account's.
 		expectLocked(t, "a resend past --max-resends", out, err, otp.ResendLimitReached, false)
 	})

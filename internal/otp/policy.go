@@ -30,6 +30,21 @@ type Policy struct {
 	// InFlightWait is how long a duplicate of a request in progress waits for
 	// the first one's answer before giving up with ErrInFlight (503).
 	InFlightWait time.Duration
+	// Cards are the India Cards sessions' knobs.
+	Cards CardPolicy
+}
+
+// CardPolicy holds the India Cards knobs.
+type CardPolicy struct {
+	// SessionLifetime is how long after authenticate resendOtp may be called.
+	SessionLifetime time.Duration
+	// MaxResends is how many resendOtp calls one authentication allows.
+	MaxResends int
+}
+
+// DefaultCardPolicy: a 10-minute session, 3 resends (SPEC §10).
+func DefaultCardPolicy() CardPolicy {
+	return CardPolicy{SessionLifetime: 10 * time.Minute, MaxResends: 3}
 }
 
 // DefaultPolicy is SPEC §10's defaults.
@@ -42,6 +57,7 @@ func DefaultPolicy() Policy {
 		FailBudgets:  []Budget{{20, 24 * time.Hour}},
 		ClaimLease:   30 * time.Second,
 		InFlightWait: 5 * time.Second,
+		Cards:        DefaultCardPolicy(),
 	}
 }
 
@@ -56,6 +72,10 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("max attempts %d: must be at least 1", p.MaxAttempts)
 	case p.ClaimLease <= 0 || p.InFlightWait <= 0:
 		return fmt.Errorf("claim lease and in-flight wait must be positive")
+	case p.Cards.SessionLifetime <= 0:
+		return fmt.Errorf("card session lifetime %s: must be positive", p.Cards.SessionLifetime)
+	case p.Cards.MaxResends < 0:
+		return fmt.Errorf("max resends %d: must not be negative", p.Cards.MaxResends)
 	}
 	for _, b := range append(append([]Budget(nil), p.SendBudgets...), p.FailBudgets...) {
 		if b.Count < 1 || b.Per <= 0 {

@@ -245,7 +245,7 @@ func TestNoPhoneAtRest(t *testing.T) {
 	out, err = h.svc.Authenticate(ctx, byCard("auth-1", visaCard.Hash, 2030, 1))
 	expect(t, "authenticate", out, err, otp.SendSuccess)
 	out, err = h.svc.Resend(ctx, otp.ResendRequest{Ref: ref(piaid, "resendOtp", "resend-1", "resend 1"),
-		AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"}, otp.DefaultCardPolicy())
+		AuthenticateRequestID: "auth-1", SessionMethod: "authenticate"})
 	expect(t, "resendOtp", out, err, otp.ResendSuccess)
 	if texts := h.sms.sent(); len(texts) != 3 || texts[2].phone != phone1 {
 		t.Fatalf("SMS %+v; want three, the resend's to the directory's phone", texts)

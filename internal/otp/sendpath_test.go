@@ -149,7 +149,7 @@ func TestResendWithdrawnOnTakeOver(t *testing.T) {
 	out, err := h.svc.Authenticate(ctx, byCard("auth-1", visaCard.Hash, 2030, 1))
 	expect(t, "authenticate", out, err, otp.SendSuccess)
 	resend := func(id string) func() (otp.Outcome, error) {
-		return func() (otp.Outcome, error) { return h.svc.Resend(ctx, resendOf(id, "auth-1"), otp.DefaultCardPolicy()) }
+		return func() (otp.Outcome, error) { return h.svc.Resend(ctx, resendOf(id, "auth-1")) }
 	}
 	first := inBackground(resend("resend-1"))
 	<-stall.entered
@@ -233,7 +233,7 @@ func TestFailedResendIsWithdrawn(t *testing.T) {
 
 	sms.down.Store(true)
 	for range 3 {
-		if out, err := h.svc.Resend(ctx, resendOf("resend-1", "auth-1"), otp.DefaultCardPolicy()); !errors.Is(err, otp.ErrSendFailed) {
+		if out, err := h.svc.Resend(ctx, resendOf("resend-1", "auth-1")); !errors.Is(err, otp.ErrSendFailed) {
 			t.Errorf("a resend with no provider up = %+v, %v; want ErrSendFailed", out, err)
 		}
 	}
@@ -245,8 +245,8 @@ func TestFailedResendIsWithdrawn(t *testing.T) {
 	}
 
 	sms.down.Store(false)
-	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"), otp.DefaultCardPolicy())
+	out, err = h.svc.Resend(ctx, resendOf("resend-1", "auth-1"))
 	expect(t, "the resend retried once a provider is up (the second send of the budget)", out, err, otp.ResendSuccess)
-	out, err = h.svc.Resend(ctx, resendOf("resend-2", "auth-1"), otp.DefaultCardPolicy())
+	out, err = h.svc.Resend(ctx, resendOf("resend-2", "auth-1"))
 	expect(t, "another resend, over the send budget", out, err, otp.ResendLimitReached)
 }

@@ -137,7 +137,7 @@ func (s *Server) resendOtp(ctx context.Context, c *call, plaintext []byte) (repl
 			Method: gsp.MethodResendOtp, Fingerprint: req.Fingerprint()},
 		AuthenticateRequestID: req.AuthenticateRequestID,
 		SessionMethod:         gsp.MethodAuthenticate,
-	}, s.cfg.CardPolicy)
+	})
 	if err != nil {
 		return reply{}, domainError(err, "authenticateRequestId", req.AuthenticateRequestID)
 	}

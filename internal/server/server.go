@@ -48,12 +48,11 @@ type Config struct {
 	ParsePhone func(string) (string, error)
 
 	// India Cards (current dialect): the paymentIntegratorAccountIds served,
-	// the card number hasher, the session policy and the eci to answer a
-	// successful verifyOtp with ("" for none).
-	PIAIDs     []string
-	Cards      otp.CardHasher
-	CardPolicy otp.CardPolicy
-	ECI        string
+	// the card number hasher and the eci to answer a successful verifyOtp
+	// with ("" for none). The sessions' policy is OTP's (otp.Policy.Cards).
+	PIAIDs []string
+	Cards  otp.CardHasher
+	ECI    string
 	// AuthenticateShapes writes the two cases of an authenticate response
 	// (nil: the defaults of gsp.AuthenticateShape); CvnResult is its
 	// cvnResult ("": CVN_RESULT_NOT_DETERMINED).
@@ -101,9 +100,6 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
-	}
-	if cfg.CardPolicy == (otp.CardPolicy{}) {
-		cfg.CardPolicy = otp.DefaultCardPolicy()
 	}
 	if cfg.AuthenticateShapes == nil {
 		cfg.AuthenticateShapes, _ = gsp.NewAuthenticateShapes(nil) // the defaults are valid
