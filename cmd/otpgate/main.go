@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,9 +18,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/sms"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
 
 // cli is the whole command line. Every flag also reads an OTPGATE_* variable,
 // and --config names a JSON file that may set the same keys (flag names).
@@ -86,21 +82,4 @@ func usageError(w io.Writer, err error) int {
 	}
 	fmt.Fprintf(w, "otpgate: %v\nusage: %s (run %q for the flags)\n", err, summary, path+" --help")
 	return 2
-}
-
-type versionCmd struct{}
-
-func (versionCmd) Run() error {
-	fmt.Println("otpgate", versionString())
-	return nil
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
