@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/hsm"
 )
 
 // e2eBinary is the otpgate binary built by TestMain.
@@ -37,7 +39,11 @@ func TestMain(m *testing.M) {
 	}
 	e2eBinary = filepath.Join(dir, "otpgate")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", e2eBinary, ".").CombinedOutput()
+	args := []string{"build", "-o", e2eBinary}
+	if hsm.Built { // this test binary has PKCS#11: so must the one it runs
+		args = append(args, "-tags", "pkcs11")
+	}
+	out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput()
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building otpgate: %v\n%s", err, out)

@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/envelope/jose"
 	"github.com/otpgate/otpgate/internal/envelope/pgp"
+	"github.com/otpgate/otpgate/internal/hsm"
 )
 
 // envelopeFlags choose the message protection of a deployment and its keys
@@ -15,9 +17,9 @@ import (
 // side during a rotation.
 type envelopeFlags struct {
 	Envelope      string   `help:"Message protection: pgp or jose (JWE+JWS). Default: whichever scheme's keys are given." enum:",pgp,jose" default:""`
-	PGPKey        []string `name:"pgp-key" help:"Our PGP private key file (mode 0600): decrypts requests, signs responses. Repeatable." type:"path" placeholder:"FILE"`
+	PGPKey        []string `name:"pgp-key" help:"Our PGP private key file (mode 0600), or a key in an HSM: pkcs11:token=…;object=…?x-public-key=FILE (README: Keys in an HSM). Decrypts requests, signs responses. Repeatable." placeholder:"FILE|URI"`
 	PGPGoogleKey  []string `name:"pgp-google-key" help:"Google's PGP public key file: verifies requests, receives responses. Repeatable." type:"path" placeholder:"FILE"`
-	JOSEKey       []string `name:"jose-key" help:"Our private JWK or JWKS file (mode 0600, every key with a kid). Repeatable." type:"path" placeholder:"FILE"`
+	JOSEKey       []string `name:"jose-key" help:"Our private JWK or JWKS file (mode 0600, every key with a kid), or a key in an HSM: pkcs11:token=…;object=… (README: Keys in an HSM). Repeatable." placeholder:"FILE|URI"`
 	JOSEGoogleKey []string `name:"jose-google-key" help:"Google's public JWK or JWKS file. Repeatable." type:"path" placeholder:"FILE"`
 	joseAlgFlags  `embed:""`
 	pgpAlgFlags   `embed:""`
@@ -85,7 +87,8 @@ func (f *envelopeFlags) scheme() (string, error) {
 func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64) (envelope.Codec, []envelope.KeyInfo, error) {
 	switch scheme {
 	case "pgp":
-		ours, google, err := pgp.LoadKeys(f.PGPKey, f.PGPGoogleKey)
+		// The tokens stay open for the life of the codec, which uses them.
+		ours, google, err := loadPGPKeys(hsm.NewTokens(os.Getenv), f.PGPKey, f.PGPGoogleKey)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -98,7 +101,7 @@ func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64
 		}
 		return c, pgpKeyInfo(c.Keys()), nil
 	case "jose":
-		ks, err := jose.LoadKeys(f.JOSEKey, f.JOSEGoogleKey)
+		ks, err := loadJOSEKeys(hsm.NewTokens(os.Getenv), f.JOSEKey, f.JOSEGoogleKey)
 		if err != nil {
 			return nil, nil, err
 		}

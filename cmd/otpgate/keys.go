@@ -14,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/envelope/jose"
 	"github.com/otpgate/otpgate/internal/envelope/pgp"
+	"github.com/otpgate/otpgate/internal/hsm"
 )
 
 // keysCmd manages the key files of the message protection (SPEC §5).
@@ -26,18 +27,22 @@ type keysCmd struct {
 
 type keysGenerateCmd struct {
 	Scheme   string        `help:"pgp or jose." enum:"pgp,jose" required:""`
-	Out      string        `help:"File to write the private key to; never overwritten." type:"path" required:""`
+	Out      string        `help:"File to write the private key to (with --pkcs11: the public key, which stays beside the token); never overwritten." type:"path" required:""`
 	Bits     int           `help:"RSA key size (2048 to 4096)." default:"3072"`
 	Lifetime time.Duration `help:"How long the key is valid." default:"8760h"`
 	Name     string        `help:"PGP user id name." default:"otpgate"`
 	Email    string        `help:"PGP user id e-mail." default:""`
-	KID      string        `name:"kid" help:"JWK key id (default: jose-<date>)."`
+	KID      string        `name:"kid" help:"JWK key id (default: jose-<date>; with --pkcs11, the object label)."`
+	PKCS11   string        `name:"pkcs11" help:"Make the key pair(s) inside an HSM instead, sensitive and not extractable: a pkcs11: URI naming the token and the new object (pkcs11:token=LABEL;object=NAME). Module and PIN from OTPGATE_PKCS11_MODULE and OTPGATE_PKCS11_PIN_FILE (or OTPGATE_PKCS11_PIN). Needs a binary built with -tags pkcs11." placeholder:"URI"`
 }
 
 func (c *keysGenerateCmd) Run() error {
 	now := time.Now()
 	if c.Bits < 2048 || c.Bits > 4096 {
 		return fmt.Errorf("--bits %d: Google requires RSA of at least 2048 bits; otpgate accepts up to 4096", c.Bits)
+	}
+	if c.PKCS11 != "" {
+		return c.generateInToken(now)
 	}
 	var info []envelope.KeyInfo
 	switch c.Scheme {
@@ -72,23 +77,25 @@ func (c *keysGenerateCmd) Run() error {
 
 type keysListCmd struct {
 	Scheme    string   `help:"pgp or jose." enum:"pgp,jose" required:""`
-	Key       []string `help:"Our private key file(s)." type:"path"`
+	Key       []string `help:"Our private key file(s), or pkcs11: URIs of keys in an HSM." placeholder:"FILE|URI"`
 	GoogleKey []string `name:"google-key" help:"Google's public key file(s)." type:"path"`
 }
 
 func (c *keysListCmd) Run() error {
 	now := time.Now()
+	tokens := hsm.NewTokens(os.Getenv)
+	defer tokens.Close()
 	var info []envelope.KeyInfo
 	switch c.Scheme {
 	case "pgp":
-		ours, google, err := pgp.LoadKeys(c.Key, c.GoogleKey)
+		ours, google, err := loadPGPKeys(tokens, c.Key, c.GoogleKey)
 		if err != nil {
 			return err
 		}
 		info = append(pgpKeyInfo(pgp.DescribeKeys(ours, pgp.OwnerOurs, now)),
 			pgpKeyInfo(pgp.DescribeKeys(google, pgp.OwnerGoogle, now))...)
 	case "jose":
-		ks, err := jose.LoadKeys(c.Key, c.GoogleKey)
+		ks, err := loadJOSEKeys(tokens, c.Key, c.GoogleKey)
 		if err != nil {
 			return err
 		}
@@ -103,13 +110,15 @@ func (c *keysListCmd) Run() error {
 
 type keysExportCmd struct {
 	Scheme string   `help:"pgp or jose." enum:"pgp,jose" required:""`
-	Key    []string `help:"Our private key file(s)." type:"path" required:""`
+	Key    []string `help:"Our private key file(s), or pkcs11: URIs of keys in an HSM." required:"" placeholder:"FILE|URI"`
 }
 
 func (c *keysExportCmd) Run() error {
+	tokens := hsm.NewTokens(os.Getenv)
+	defer tokens.Close()
 	switch c.Scheme {
 	case "pgp":
-		ours, _, err := pgp.LoadKeys(c.Key, nil)
+		ours, _, err := loadPGPKeys(tokens, c.Key, nil)
 		if err != nil {
 			return err
 		}
@@ -121,7 +130,7 @@ func (c *keysExportCmd) Run() error {
 			os.Stdout.Write(b)
 		}
 	case "jose":
-		ks, err := jose.LoadKeys(c.Key, nil)
+		ks, err := loadJOSEKeys(tokens, c.Key, nil)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,124 @@
+//go:build pkcs11
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/envelope/pgp"
+	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
+)
+
+// TestE2EHSMServe: `otpgate keys generate --pkcs11` makes our PGP key inside
+// a real token (SoftHSM2); `keys list` and `export-public` read it back
+// through its URI; `otpgate serve --pgp-key pkcs11:…` answers a sendOtp
+// sealed by Google and a verifyOtp with the code sent, decrypting and
+// signing in the token; the PIN appears in no output.
+func TestE2EHSMServe(t *testing.T) {
+	t.Parallel()
+	tk := softhsmtest.New(t, "e2e-hsm")
+	env := e2eEnv(tk.Env()...)
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name) }
+	var outputs []string
+	run := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := e2eRun(t, 60*time.Second, env, args...)
+		outputs = append(outputs, stdout, stderr)
+		if code != 0 {
+			t.Fatalf("otpgate %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return stdout
+	}
+	gen := run("keys", "generate", "--scheme", "pgp", "--bits", "2048", "--pkcs11", "pkcs11:token=e2e-hsm;object=ours", "--out", path("ours.pub.asc"))
+	ref := "pkcs11:token=e2e-hsm;object=ours?x-public-key=" + path("ours.pub.asc")
+	if !strings.Contains(gen, "--pgp-key '"+ref+"'") {
+		t.Errorf("keys generate does not show how to serve with the key:\n%s", gen)
+	}
+	if pub, err := os.ReadFile(path("ours.pub.asc")); err != nil || strings.Contains(string(pub), "PRIVATE") {
+		t.Fatalf("public key file: %v", err)
+	}
+	if list := run("keys", "list", "--scheme", "pgp", "--key", ref); strings.Count(list, "active") != 2 {
+		t.Errorf("keys list of the token's key:\n%s", list)
+	}
+	if exported, _ := os.ReadFile(path("ours.pub.asc")); run("keys", "export-public", "--scheme", "pgp", "--key", ref) != string(exported) {
+		t.Error("export-public of the token's key differs from the file keys generate wrote")
+	}
+	// The JOSE flavour of the same commands.
+	run("keys", "generate", "--scheme", "jose", "--bits", "2048", "--pkcs11", "pkcs11:token=e2e-hsm;object=jose-1", "--out", path("jose.pub.json"))
+	if list := run("keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1?x-public-key="+path("jose.pub.json")); !strings.Contains(list, "jose-1") || !strings.Contains(list, "active") {
+		t.Errorf("keys list of the token's JOSE key:\n%s", list)
+	}
+	// Without the JWK file, the token alone: kid from the label, no expiry.
+	if list := run("keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1"); !strings.Contains(list, "jose-1") || !strings.Contains(list, "never") {
+		t.Errorf("keys list of the token's JOSE key, without its JWK:\n%s", list)
+	}
+
+	run("keys", "generate", "--scheme", "pgp", "--bits", "2048", "--name", "google", "--out", path("google.asc"))
+	writeFile(t, dir, "google.pub.asc", run("keys", "export-public", "--scheme", "pgp", "--key", path("google.asc")))
+	googleKeys, err := pgp.ReadKeyFile(path("google.asc"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourPublic, err := pgp.ReadKeyFile(path("ours.pub.asc"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	google, err := pgp.New(googleKeys, ourPublic, pgp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const phone = "+919876543210"
+	importAccounts(t, path("data"), writeFile(t, dir, "accounts.jsonl", `{"accountId":"A1","phone":"`+phone+`"}`+"\n"))
+	p := e2eServe(t, env, "--data-dir", path("data"), "--sms-file", path("sms.jsonl"),
+		"--pgp-key", ref, "--pgp-google-key", path("google.pub.asc"))
+
+	call := func(method string, body map[string]any) map[string]any {
+		t.Helper()
+		plain, _ := json.Marshal(body)
+		sealed, err := google.Seal(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, answer := rawPost(t, p.url+"/v1/"+method, pgp.ContentType, sealed)
+		if status != 200 {
+			t.Fatalf("sealed %s: status %d: %s", method, status, answer)
+		}
+		opened, err := google.Open(answer)
+		if err != nil {
+			t.Fatalf("Google cannot open the %s answer: %v", method, err)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(opened, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if r := call("sendOtp", sendOtpBody("hsm-send-1", map[string]any{"accountPhoneNumber": phone})); r["result"] != "SUCCESS" {
+		t.Fatalf("sendOtp: %v", r)
+	}
+	sms, err := os.ReadFile(path("sms.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Text string }
+	if err := json.Unmarshal([]byte(strings.TrimSpace(string(sms))), &m); err != nil {
+		t.Fatalf("SMS file %q: %v", sms, err)
+	}
+	if r := call("verifyOtp", verifyOtpBody("hsm-verify-1", "hsm-send-1", smsCode(t, m.Text))); r["result"] != "SUCCESS" {
+		t.Fatalf("verifyOtp: %v", r)
+	}
+
+	outputs = append(outputs, p.stdout.String(), p.stderr.String())
+	for _, out := range outputs {
+		if strings.Contains(out, tk.PIN) || strings.Contains(out, "PRIVATE KEY") {
+			t.Fatalf("the PIN or a private key was printed:\n%s", out)
+		}
+	}
+}

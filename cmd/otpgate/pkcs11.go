@@ -1,0 +1,270 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/alecthomas/kong"
+
+	"github.com/otpgate/otpgate/internal/envelope/jose"
+	"github.com/otpgate/otpgate/internal/envelope/pgp"
+	"github.com/otpgate/otpgate/internal/hsm"
+)
+
+// Our private keys are given as files or as pkcs11: URIs (RFC 7512) naming
+// key pairs in an HSM, mixed freely in --pgp-key, --jose-key and the keys
+// commands' --key. The PGP public key block (or the JWK) of a key in a token
+// is a file named by the URI's x-public-key attribute: `otpgate keys
+// generate --pkcs11` writes it. The module and PIN come from the URI's
+// module-path and pin-source, or from OTPGATE_PKCS11_MODULE and
+// OTPGATE_PKCS11_PIN_FILE / OTPGATE_PKCS11_PIN; never from a flag.
+
+// splitKeyRefs separates key files (expanded as kong's path flags are) from
+// pkcs11: URIs.
+func splitKeyRefs(refs []string) (files []string, uris []*hsm.URI, err error) {
+	for _, r := range refs {
+		if !hsm.IsURI(r) {
+			files = append(files, kong.ExpandPath(r))
+			continue
+		}
+		u, err := hsm.ParseURI(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		uris = append(uris, u)
+	}
+	return files, uris, nil
+}
+
+// tokenKeyPairs opens u's token and finds its key pairs; it also fails, in
+// a build without PKCS#11, with the message that says how to get one.
+func tokenKeyPairs(tokens *hsm.Tokens, u *hsm.URI) ([]crypto.Signer, error) {
+	tk, err := tokens.Open(u)
+	if err != nil {
+		return nil, err
+	}
+	return tk.KeyPairs(u)
+}
+
+// loadPGPKeys reads our keys (files or URIs) and Google's public key files.
+func loadPGPKeys(tokens *hsm.Tokens, ourRefs, googleFiles []string) (ours, google []*openpgp.Entity, err error) {
+	files, uris, err := splitKeyRefs(ourRefs)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The tokens first: a binary built without PKCS#11 says so before
+	// anything else.
+	pairs, err := tokensKeyPairs(tokens, uris)
+	if err != nil {
+		return nil, nil, err
+	}
+	ours, google, err = pgp.LoadKeys(files, googleFiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, u := range uris {
+		if u.PublicKey == "" {
+			return nil, nil, fmt.Errorf("pgp: %s: a PGP key in a token needs its public key block: add ?x-public-key=FILE to the URI (the file otpgate keys generate --pkcs11 wrote)", u)
+		}
+		es, err := pgp.ReadKeyFile(kong.ExpandPath(u.PublicKey), false)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range es {
+			if err := pgp.AttachSigners(e, pairs[i]); err != nil {
+				return nil, nil, fmt.Errorf("%w (%s)", err, u)
+			}
+		}
+		ours = append(ours, es...)
+	}
+	return ours, google, nil
+}
+
+// tokensKeyPairs is tokenKeyPairs of each URI.
+func tokensKeyPairs(tokens *hsm.Tokens, uris []*hsm.URI) ([][]crypto.Signer, error) {
+	out := make([][]crypto.Signer, len(uris))
+	for i, u := range uris {
+		pairs, err := tokenKeyPairs(tokens, u)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pairs
+	}
+	return out, nil
+}
+
+// loadJOSEKeys reads our keys (files or URIs) and Google's public key files.
+// A key in a token takes its kid, use, alg and exp from the public JWK of
+// x-public-key when the URI names one; otherwise its kid is the object
+// label, it may sign and encrypt, and it does not expire.
+func loadJOSEKeys(tokens *hsm.Tokens, ourRefs, googleFiles []string) (*jose.KeySet, error) {
+	files, uris, err := splitKeyRefs(ourRefs)
+	if err != nil {
+		return nil, err
+	}
+	allPairs, err := tokensKeyPairs(tokens, uris)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := jose.LoadKeys(files, googleFiles)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range uris {
+		pairs := allPairs[i]
+		if len(pairs) != 1 {
+			return nil, fmt.Errorf("jose: %s names %d key pairs; name one (add id=)", u, len(pairs))
+		}
+		var k *jose.Key
+		if u.PublicKey == "" {
+			if u.Object == "" {
+				return nil, fmt.Errorf("jose: %s: without x-public-key, the object label is the kid: add object=", u)
+			}
+			k, err = jose.NewExternalKey(u.Object, jose.UseBoth, "", time.Time{}, pairs[0])
+		} else {
+			k, err = joseKeyFromFile(kong.ExpandPath(u.PublicKey), pairs[0])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, u)
+		}
+		ks.Ours = append(ks.Ours, k)
+	}
+	return ks, nil
+}
+
+// joseKeyFromFile is the key of the public JWK (or JWKS) file that is s's.
+func joseKeyFromFile(path string, s crypto.Signer) (*jose.Key, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("jose: %w", err)
+	}
+	keys, err := jose.ParseJWKs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	var errs []error
+	for _, k := range keys {
+		withSigner, err := k.WithSigner(s)
+		if err == nil {
+			return withSigner, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("jose: %s: no key in it is the token's: %w", path, errors.Join(errs...))
+}
+
+// generateInToken is `keys generate --pkcs11`: the key pairs are made inside
+// the token and never leave it; only the public part is written, to out.
+func (c *keysGenerateCmd) generateInToken(now time.Time) error {
+	u, err := hsm.ParseURI(c.PKCS11)
+	if err != nil {
+		return err
+	}
+	if u.PublicKey != "" {
+		return fmt.Errorf("--pkcs11 %s: x-public-key names the public key file to read when serving; here --out names where to write it", u)
+	}
+	if u.Object == "" || len(u.ID) > 0 {
+		return fmt.Errorf("--pkcs11 %s: name the new key by object=LABEL alone (its key pairs get random ids)", u)
+	}
+	tk, err := hsm.NewTokens(os.Getenv).Open(u)
+	if err != nil {
+		return err
+	}
+	if existing, err := tk.KeyPairs(u); err == nil {
+		return fmt.Errorf("--pkcs11 %s: the token already holds %d key pair(s) labelled %q; keys are never replaced: choose another object=", u, len(existing), u.Object)
+	}
+	gen := func(use hsm.Usage) (crypto.Signer, error) {
+		id := make([]byte, 8)
+		if _, err := rand.Read(id); err != nil {
+			return nil, err
+		}
+		return tk.GenerateRSA(u.Object, id, c.Bits, use)
+	}
+	var public []byte
+	switch c.Scheme {
+	case "pgp":
+		signer, err := gen(hsm.Usage{Sign: true})
+		if err != nil {
+			return err
+		}
+		decrypter, err := gen(hsm.Usage{Decrypt: true})
+		if err != nil {
+			return err
+		}
+		e, err := pgp.GenerateExternalKey(c.Name, c.Email, c.Lifetime, now, signer, decrypter.(crypto.Decrypter))
+		if err != nil {
+			return err
+		}
+		if public, err = pgp.ArmorPublicKey(e); err != nil {
+			return err
+		}
+		printKeys(os.Stdout, pgpKeyInfo(pgp.DescribeKeys([]*openpgp.Entity{e}, pgp.OwnerOurs, now)))
+	case "jose":
+		s, err := gen(hsm.Usage{Sign: true, Decrypt: true})
+		if err != nil {
+			return err
+		}
+		kid := c.KID
+		if kid == "" {
+			kid = u.Object
+		}
+		var expires time.Time
+		if c.Lifetime > 0 {
+			expires = time.Unix(now.Add(c.Lifetime).Unix(), 0).UTC()
+		}
+		k, err := jose.NewExternalKey(kid, jose.UseBoth, "", expires, s)
+		if err != nil {
+			return err
+		}
+		if public, err = jose.PublicJWKS(k); err != nil {
+			return err
+		}
+		printKeys(os.Stdout, joseKeyInfo((&jose.KeySet{Ours: []*jose.Key{k}}).Info(now)))
+	}
+	if err := writeNewFile(c.Out, public, 0o644); err != nil {
+		return err
+	}
+	sep := "?"
+	if strings.Contains(u.String(), "?") {
+		sep = "&"
+	}
+	ref := u.String() + sep + "x-public-key=" + uriEscaper.Replace(c.Out)
+	fmt.Printf("\nmade a %s key in token %s (sensitive, not extractable); its public part is in %s\n", c.Scheme, tokenLabel(u), c.Out)
+	fmt.Printf("Serve with it:        otpgate serve --%s-key '%s' …\n", c.Scheme, ref)
+	fmt.Printf("Give Google its public part: %s\n", c.Out)
+	return nil
+}
+
+// uriEscaper percent-encodes what may not stand in a pkcs11: URI's
+// attribute value (RFC 7512 §2.3).
+var uriEscaper = strings.NewReplacer("%", "%25", ";", "%3B", "?", "%3F", "&", "%26", " ", "%20", "'", "%27")
+
+func tokenLabel(u *hsm.URI) string {
+	if u.Token != "" {
+		return fmt.Sprintf("%q", u.Token)
+	}
+	return "serial " + u.Serial
+}
+
+// writeNewFile writes data to a new file; an existing one is an error.
+func writeNewFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists: key files are never overwritten; choose another --out", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
