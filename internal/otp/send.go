@@ -109,7 +109,11 @@ func (s *Service) runSend(ctx context.Context, claimTx func(Tx) (Outcome, *sendP
 	out, err := s.waitInFlight(ctx, func() (Outcome, error) {
 		var out Outcome
 		plan = nil
-		err := s.store.Tx(ctx, func(tx Tx) (err error) {
+		// The claim need not be durable: lost to a power cut, a retry
+		// claims again with a new code, and the lost one never became
+		// valid (only the durable record of its SMS makes it so). A claim
+		// that stores an answer is durable all the same (NonDurable).
+		err := s.store.Tx(NonDurable(ctx), func(tx Tx) (err error) {
 			out, plan, err = claimTx(tx)
 			return err
 		})

@@ -212,3 +212,28 @@ const (
 	EventSend       EventKind = "send"
 	EventVerifyFail EventKind = "verify_fail"
 )
+
+// nonDurableKey marks a context of NonDurable.
+type nonDurableKey struct{}
+
+// NonDurable returns a context whose Tx calls ask for a commit that need not
+// be on disk when Tx returns: it survives a crash of the process, and a later
+// durable commit of the same store makes it durable too (stores commit in
+// order), but a power cut or an operating system crash before that may lose
+// it. A store that cannot tell commits it durably, as any other.
+//
+// It is for writes whose loss a retry repairs: the claim of a sendOtp, whose
+// code becomes valid only once its SMS is recorded (durably). A transaction
+// that stores an answer (an idempotency record in state done) is durable
+// whatever its context says: an answer that left must replay identically
+// after any crash. docs/durability.md lists every write and why.
+func NonDurable(ctx context.Context) context.Context {
+	return context.WithValue(ctx, nonDurableKey{}, true)
+}
+
+// IsDurable reports whether Tx calls with ctx must commit durably, i.e.
+// ctx does not come from NonDurable.
+func IsDurable(ctx context.Context) bool {
+	nd, _ := ctx.Value(nonDurableKey{}).(bool)
+	return !nd
+}

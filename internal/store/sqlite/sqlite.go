@@ -1,6 +1,10 @@
 // Package sqlite is the embedded default store: one database file in the data
-// directory, nothing to install. Writers are serialized by SQLite itself (every
-// transaction begins IMMEDIATE), which is what makes claim-then-act safe here.
+// directory, nothing to install. Every write goes through one writer
+// (writer.go), which runs the transactions of concurrent requests in batches,
+// one commit each; a pool of read connections answers what needs no write.
+// Transactions begin IMMEDIATE, so that several processes on one file (or
+// a command beside the server) serialize their writers too, which is what
+// makes claim-then-act safe here.
 package sqlite
 
 import (
@@ -11,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,8 +29,12 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of otp.Store.
 type Store struct {
-	db    *sql.DB
-	stmts map[string]*sql.Stmt // txQueries, prepared on the one connection
+	// db is the pool of read connections (query_only): pings, scans,
+	// inspection by tests and tools. Nothing writes through it.
+	db *sql.DB
+	// wdb holds the one writing connection, which w owns.
+	wdb *sql.DB
+	w   *writer
 	// batch bounds the rows that one statement of Purge or RenameSubjects
 	// changes; onBatch, when set, sees each batch (tests).
 	batch   int
@@ -78,44 +87,72 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// One connection: SQLite has one writer anyway, and a single connection
-	// turns lock contention into a queue instead of SQLITE_BUSY retries.
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, stmts: map[string]*sql.Stmt{}, batch: DefaultBatch}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
+	// One writing connection: SQLite has one writer anyway, and the writer
+	// turns what would be lock contention into batches.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrateUp(ctx, wdb); err != nil {
+		wdb.Close()
 		return nil, err
 	}
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	stmts := map[string]*sql.Stmt{}
 	for _, q := range txQueries {
-		st, err := db.PrepareContext(ctx, q)
+		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
-			db.Close()
+			conn.Close()
+			wdb.Close()
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
-		s.stmts[q] = st
+		stmts[q] = st
 	}
+	// Readers: WAL lets them read a committed snapshot while the writer
+	// writes. query_only makes a write through them an error, not a
+	// second writer contending for the lock.
+	r := url.Values{}
+	r.Add("_pragma", "busy_timeout(10000)")
+	r.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	s := &Store{db: db, wdb: wdb, w: newWriter(conn, stmts, sync == "FULL"), batch: DefaultBatch}
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func migrateUp(ctx context.Context, db *sql.DB) error {
 	ms, err := migrate.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	_, err = migrate.Up(ctx, s.db, ms)
+	_, err = migrate.Up(ctx, db, ms)
 	return err
 }
 
-// DB is the underlying database, for inspection by tests and tools.
+// DB is the pool of read connections, for inspection by tests and tools:
+// it refuses writes.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// WriterStats are the counters of the store's writer.
+func (s *Store) WriterStats() WriterStats { return s.w.Stats() }
+
+// Close waits for the batch in progress, refuses further transactions and
+// closes the database.
+func (s *Store) Close() error {
+	s.w.stop()
+	return errors.Join(s.w.conn.Close(), s.wdb.Close(), s.db.Close())
+}
 
 // Ping reports whether the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
@@ -123,31 +160,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Tx runs fn in one IMMEDIATE transaction.
+// Tx runs fn as one unit of the writer's next batch (writer.go): in a
+// savepoint of its own, committed with the other units of the batch. It is
+// durable unless ctx comes from otp.NonDurable and fn stores no answer.
 func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := fn(&sqlTx{ctx: ctx, tx: tx, stmts: s.stmts}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	return s.w.do(ctx, otp.IsDurable(ctx), func(t *sqlTx) error { return fn(t) })
 }
 
 // ImportAccounts upserts accounts and replaces their association ids, cards
 // and tokens, all in one transaction. An association id, card or token that
 // belongs to an account outside the import fails the whole import.
 func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
+	return s.w.do(ctx, true, func(t *sqlTx) error { return importAccounts(t.ctx, t.conn, accounts) })
+}
+
+func importAccounts(ctx context.Context, tx *sql.Conn, accounts []otp.Account) error {
 	now := time.Now().UnixMilli()
 	for _, a := range accounts {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, phone, status, updated_at) VALUES (?, ?, ?, ?)
@@ -182,9 +209,6 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit import: %w", err)
-	}
 	return nil
 }
 
@@ -199,7 +223,7 @@ var (
 
 // importCards inserts the cards (or tokens) of one account. One that belongs
 // to another account already is a conflict, named by its last four digits.
-func importCards(ctx context.Context, tx *sql.Tx, accountID string, table cardTable, cards []otp.Card) error {
+func importCards(ctx context.Context, tx *sql.Conn, accountID string, table cardTable, cards []otp.Card) error {
 	for _, c := range cards {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT account_id FROM `+table.name+` WHERE hash = ?`, c.Hash).Scan(&owner)
@@ -233,8 +257,13 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 		{"events", "at < ?", p.Events},
 	} {
 		query := `DELETE FROM ` + q.table + ` WHERE rowid IN (SELECT rowid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT ?)`
-		n, err := s.inBatches(ctx, q.table, func() (sql.Result, error) {
-			return s.db.ExecContext(ctx, query, q.arg.UnixMilli(), s.batch)
+		n, err := s.inBatches(ctx, q.table, func() (res sql.Result, err error) {
+			// Not durable: a purge that a crash undoes is done again.
+			err = s.w.do(ctx, false, func(t *sqlTx) error {
+				res, err = t.conn.ExecContext(t.ctx, query, q.arg.UnixMilli(), s.batch)
+				return err
+			})
+			return res, err
 		})
 		total += n
 		if err != nil {
@@ -296,27 +325,27 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 		if len(subjects) == 0 {
 			return total, nil
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
-		}
 		var n int64
-		for _, old := range subjects {
-			renamed := rename(old)
-			if strings.HasPrefix(renamed, prefix) {
-				tx.Rollback()
-				return total, fmt.Errorf("sqlite: rename subjects: the new name of a subject starts with %q too", prefix)
+		// Not durable: a crash that undoes a rename leaves old subjects,
+		// which the next start renames again.
+		err = s.w.do(ctx, false, func(t *sqlTx) error {
+			n = 0
+			for _, old := range subjects {
+				renamed := rename(old)
+				if strings.HasPrefix(renamed, prefix) {
+					return fmt.Errorf("sqlite: rename subjects: the new name of a subject starts with %q too", prefix)
+				}
+				res, err := t.conn.ExecContext(t.ctx, `UPDATE events SET subject = ? WHERE subject = ?`, renamed, old)
+				if err != nil {
+					return fmt.Errorf("sqlite: rename subjects: %w", err)
+				}
+				m, _ := res.RowsAffected()
+				n += m
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE events SET subject = ? WHERE subject = ?`, renamed, old)
-			if err != nil {
-				tx.Rollback()
-				return total, fmt.Errorf("sqlite: rename subjects: %w", err)
-			}
-			m, _ := res.RowsAffected()
-			n += m
-		}
-		if err := tx.Commit(); err != nil {
-			return total, fmt.Errorf("sqlite: rename subjects: %w", err)
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
 		total += n
 		if s.onBatch != nil {
@@ -358,21 +387,31 @@ const (
 
 var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByID, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede, qSubmitted}
 
+// sqlTx is one unit's view of the writer's transaction.
 type sqlTx struct {
-	ctx   context.Context
-	tx    *sql.Tx
+	ctx   context.Context // the caller's, without its cancellation: see unit.ctx
+	conn  *sql.Conn       // the writer's connection, in a transaction
 	stmts map[string]*sql.Stmt
+	unit  *unit
 }
 
-// stmt is the statement of query prepared once at Open, bound to this
-// transaction: parsing SQL anew on every request was a fifth of the time a
+// stmt is the statement of query prepared once at Open on the writer's
+// connection: parsing SQL anew on every request was a fifth of the time a
 // request held the database.
 func (t *sqlTx) stmt(query string) *sql.Stmt {
 	st, ok := t.stmts[query]
 	if !ok {
 		panic("sqlite: statement not prepared at Open: " + query)
 	}
-	return t.tx.StmtContext(t.ctx, st)
+	return st
+}
+
+// answers marks the unit durable when it stores an answer (a done record):
+// an answer must be on disk before it leaves (otp.NonDurable).
+func (t *sqlTx) answers(r *otp.Request) {
+	if r.State == otp.RequestDone {
+		t.unit.durable = true
+	}
 }
 
 func (t *sqlTx) exec(query string, args ...any) error {
@@ -408,6 +447,7 @@ func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
 }
 
 func (t *sqlTx) InsertRequest(r *otp.Request) error {
+	t.answers(r)
 	card := columnsOf(r.Card)
 	return t.exec(qInsertRequest,
 		r.Scope, r.ID, r.Method, r.Fingerprint, r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
@@ -437,6 +477,7 @@ func (c cardColumns) sms() *otp.CardSMS {
 }
 
 func (t *sqlTx) UpdateRequest(r *otp.Request) error {
+	t.answers(r)
 	return t.exec(qUpdateRequest,
 		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
 }
@@ -569,13 +610,19 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, 
 	if messageID == "" {
 		return false, nil
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE challenges SET
+	// Durable: the provider is told the receipt was taken, and does not
+	// send it again.
+	var res sql.Result
+	err := s.w.do(ctx, true, func(t *sqlTx) (err error) {
+		res, err = t.conn.ExecContext(t.ctx, `UPDATE challenges SET
 		delivery_state = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivery_state ELSE ? END,
 		delivered_at = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivered_at ELSE ? END
 		WHERE provider = ? AND provider_message_id = ?`,
-		finalStates[0], finalStates[1], finalStates[2], finalStates[3], string(state),
-		finalStates[0], finalStates[1], finalStates[2], finalStates[3], at.UnixMilli(),
-		provider, messageID)
+			finalStates[0], finalStates[1], finalStates[2], finalStates[3], string(state),
+			finalStates[0], finalStates[1], finalStates[2], finalStates[3], at.UnixMilli(),
+			provider, messageID)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record delivery: %w", err)
 	}

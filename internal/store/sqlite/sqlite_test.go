@@ -28,11 +28,16 @@ func open(t *testing.T) (*Store, string) {
 
 func TestRefusesANewerSchema(t *testing.T) {
 	s, path := open(t)
-	if _, err := s.db.Exec(`UPDATE schema_version SET version = version + 1`); err != nil {
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	_, err := Open(context.Background(), path)
+	if _, err := db.Exec(`UPDATE schema_version SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), "newer than this binary knows") {
 		t.Fatalf("opening a newer schema: %v", err)
 	}
@@ -149,21 +154,37 @@ func TestPurge(t *testing.T) {
 	}
 }
 
+// TestSynchronousMode: with full (the default), a durable transaction
+// commits with synchronous FULL and one from otp.NonDurable with NORMAL; with
+// normal, every transaction commits with NORMAL.
 func TestSynchronousMode(t *testing.T) {
 	ctx := context.Background()
-	for mode, want := range map[string]int{"": 2, "full": 2, "normal": 1} {
-		s, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: mode})
+	lazy := otp.NonDurable(ctx)
+	for _, c := range []struct {
+		mode            string
+		durable, others int
+	}{{"", 2, 1}, {"full", 2, 1}, {"normal", 1, 1}} {
+		s, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: c.mode})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got int
-		if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&got); err != nil {
-			t.Fatal(err)
+		for _, q := range []struct {
+			ctx  context.Context
+			name string
+			want int
+		}{{ctx, "durable", c.durable}, {lazy, "non-durable", c.others}, {ctx, "durable again", c.durable}} {
+			var got int
+			err := s.w.do(q.ctx, otp.IsDurable(q.ctx), func(t *sqlTx) error {
+				return t.conn.QueryRowContext(t.ctx, `PRAGMA synchronous`).Scan(&got)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != q.want {
+				t.Errorf("synchronous %q, %s transaction: PRAGMA says %d, want %d", c.mode, q.name, got, q.want)
+			}
 		}
 		s.Close()
-		if got != want {
-			t.Errorf("synchronous %q: PRAGMA says %d, want %d", mode, got, want)
-		}
 	}
 	if _, err := OpenWith(ctx, filepath.Join(t.TempDir(), "otpgate.db"), Options{Synchronous: "off"}); err == nil {
 		t.Error("synchronous off was accepted")

@@ -1,0 +1,346 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The writer is group commit: one goroutine owns SQLite's one writing
+// connection, and the write units (transactions) that arrive while it
+// commits one batch wait and then run together as the next: each in a
+// SAVEPOINT of one transaction, so that one unit's error rolls back only
+// that unit, then one COMMIT (with synchronous=FULL, one fsync) for all of
+// them. Only then is each caller released. A unit never waits for company:
+// an idle writer runs the first unit that comes at once, alone.
+//
+// bbolt's DB.Batch is the model, with two differences: a batch does not wait
+// for a timer to fill (the time one batch takes to commit is the wait that
+// gathers the next), and a failed unit is rolled back by its savepoint rather
+// than rerun alone.
+
+// MaxBatch bounds how many units one transaction runs: enough to share one
+// fsync among all the requests a busy server has in flight, few enough that
+// the last unit of a batch does not wait long behind the others.
+const MaxBatch = 128
+
+// errClosed answers a unit that comes after Close.
+var errClosed = errors.New("sqlite: the store is closed")
+
+// unit is one caller's transaction on its way through the writer.
+type unit struct {
+	// ctx is the caller's. The writer looks at it once, before it runs the
+	// unit: a unit whose caller gave up is skipped, but a unit that has run
+	// is part of its batch and its caller waits for the batch's commit. Its
+	// statements run without the caller's cancellation: cancelling a
+	// statement interrupts the connection, and SQLite may then roll back the
+	// whole transaction, the other units of the batch with it.
+	ctx context.Context
+	fn  func(*sqlTx) error
+	// durable: the commit of this unit must be on disk before its caller
+	// is released. Set by the caller (otp.IsDurable) or by the unit itself
+	// when it stores an answer.
+	durable bool
+	err     error
+	// panicked is what fn panicked with, to panic again in the caller's
+	// goroutine: the writer's own must not die of one request.
+	panicked any
+	done     chan struct{}
+}
+
+// finish gives the unit its outcome, unless it has one (its own error). The
+// loop releases the caller once the batch is done and counted.
+func (u *unit) finish(err error) {
+	if u.err == nil {
+		u.err = err
+	}
+}
+
+// WriterStats are counters of the writer since Open: how busy it is and how
+// well batching works.
+type WriterStats struct {
+	Batches     int64         // transactions committed or tried
+	Units       int64         // units run (their callers' Tx calls), failed ones too
+	FullCommits int64         // batches committed with synchronous=FULL
+	Busy        time.Duration // time spent running batches, commits included
+	Largest     int           // the most units one batch held
+}
+
+type writer struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt // txQueries, prepared on conn
+	// full: the store's synchronous mode is FULL, so durable batches sync;
+	// when it is NORMAL no batch does.
+	full bool
+	mode string // the connection's synchronous mode now: "FULL" or "NORMAL"
+
+	submit  chan *unit
+	waiting atomic.Int64 // callers waiting to hand the writer a unit
+	quit    chan struct{}
+	stopped chan struct{}
+	close   sync.Once
+
+	statsMu sync.Mutex
+	stats   WriterStats
+
+	// beforeCommit, when set, runs before each COMMIT (tests).
+	beforeCommit func(batch int)
+}
+
+func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
+	w := &writer{conn: conn, stmts: stmts, full: full, mode: "FULL",
+		submit: make(chan *unit), quit: make(chan struct{}), stopped: make(chan struct{})}
+	if !full {
+		w.mode = "NORMAL"
+	}
+	go w.loop()
+	return w
+}
+
+// do runs fn as one unit of a batch and reports its outcome: fn's own error
+// unchanged, or the batch's (a failed commit), or nil once the batch that
+// holds fn's changes is committed (and, if durable, synced).
+func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u := &unit{ctx: ctx, fn: fn, durable: durable, done: make(chan struct{})}
+	w.waiting.Add(1)
+	select {
+	case w.submit <- u:
+		w.waiting.Add(-1)
+	case <-ctx.Done():
+		w.waiting.Add(-1)
+		return ctx.Err()
+	case <-w.stopped:
+		w.waiting.Add(-1)
+		return errClosed
+	}
+	// The writer has the unit: wait for its batch whatever ctx says, so
+	// that a caller never reports failure for a change that was committed.
+	<-u.done
+	if u.panicked != nil {
+		panic(u.panicked)
+	}
+	return u.err
+}
+
+// stop ends the writer after its current batch; units that come later are
+// refused with errClosed.
+func (w *writer) stop() {
+	w.close.Do(func() { close(w.quit) })
+	<-w.stopped
+}
+
+func (w *writer) loop() {
+	defer close(w.stopped)
+	batch := make([]*unit, 0, MaxBatch)
+	for {
+		select {
+		case u := <-w.submit:
+			batch = append(batch[:0], u)
+		case <-w.quit:
+			return
+		}
+		// Everyone who arrived while the last batch committed joins this
+		// one; nobody waits for more.
+	gather:
+		for len(batch) < MaxBatch {
+			select {
+			case u := <-w.submit:
+				batch = append(batch, u)
+			default:
+				break gather
+			}
+		}
+		start := time.Now()
+		full := w.run(batch)
+		w.statsMu.Lock()
+		w.stats.Batches++
+		w.stats.Units += int64(len(batch))
+		w.stats.Busy += time.Since(start)
+		w.stats.Largest = max(w.stats.Largest, len(batch))
+		if full {
+			w.stats.FullCommits++
+		}
+		w.statsMu.Unlock()
+		for _, u := range batch {
+			close(u.done)
+		}
+		clear(batch)
+	}
+}
+
+// writerCtx runs the writer's statements: see unit.ctx.
+var writerCtx = context.Background()
+
+func (w *writer) exec(query string) error {
+	_, err := w.conn.ExecContext(writerCtx, query)
+	return err
+}
+
+// setMode sets the connection's synchronous mode, outside a transaction
+// (SQLite refuses to change it inside one).
+func (w *writer) setMode(mode string) error {
+	if mode == w.mode {
+		return nil
+	}
+	if err := w.exec("PRAGMA synchronous = " + mode); err != nil {
+		return fmt.Errorf("sqlite: synchronous %s: %w", mode, err)
+	}
+	w.mode = mode
+	return nil
+}
+
+// run runs a batch in one transaction and releases every unit of it. It
+// reports whether the batch committed with synchronous=FULL.
+func (w *writer) run(batch []*unit) (full bool) {
+	live := batch
+	mode := "NORMAL"
+	if w.full && anyDurable(live) {
+		mode = "FULL"
+	}
+	if err := w.setMode(mode); err != nil {
+		finishAll(live, err)
+		return false
+	}
+	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		finishAll(live, fmt.Errorf("sqlite: begin: %w", err))
+		return false
+	}
+	// A lone unit needs no savepoint: its error rolls back the transaction.
+	savepoints := len(live) > 1
+	var in []*unit // the units whose changes the transaction holds
+	for i, u := range live {
+		if err := u.ctx.Err(); err != nil {
+			u.finish(err) // its caller gave up before its turn: it does nothing
+			continue
+		}
+		if savepoints {
+			if err := w.exec("SAVEPOINT unit"); err != nil {
+				w.abort(in, live[i:], fmt.Errorf("sqlite: savepoint: %w", err))
+				return false
+			}
+		}
+		if w.call(u) {
+			if savepoints {
+				if err := w.exec("RELEASE unit"); err != nil {
+					w.abort(in, live[i:], fmt.Errorf("sqlite: release savepoint: %w", err))
+					return false
+				}
+			}
+			in = append(in, u)
+			continue
+		}
+		if !savepoints {
+			w.rollback()
+			u.finish(nil)
+			return false
+		}
+		if err := w.exec("ROLLBACK TO unit; RELEASE unit"); err != nil {
+			// SQLite rolled the whole transaction back on its own (it does
+			// on I/O errors, a full disk, running out of memory): what the
+			// units before this one did is gone. They fail; the units not
+			// yet run get a transaction of their own.
+			w.rollback()
+			u.finish(nil)
+			finishAll(in, fmt.Errorf("sqlite: the transaction was rolled back: %w", errors.Join(u.err, err)))
+			if rest := live[i+1:]; len(rest) > 0 {
+				return w.run(rest)
+			}
+			return false
+		}
+		u.finish(nil) // its own error; its changes are undone
+	}
+	if len(in) == 0 {
+		w.rollback()
+		return false
+	}
+	if w.beforeCommit != nil {
+		w.beforeCommit(len(in))
+	}
+	if err := w.exec("COMMIT"); err != nil {
+		w.rollback()
+		finishAll(in, fmt.Errorf("sqlite: commit: %w", err))
+		return false
+	}
+	full = mode == "FULL"
+	if w.full && !full && anyDurable(in) {
+		// A unit declared non-durable stored an answer: it must be on disk
+		// before the answer leaves.
+		if err := w.syncLog(); err != nil {
+			finishAll(in, err)
+			return true
+		}
+		full = true
+	}
+	finishAll(in, nil)
+	return full
+}
+
+// call runs one unit's fn and reports whether it succeeded; if not, u.err or
+// u.panicked says why.
+func (w *writer) call(u *unit) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			u.panicked = p
+			ok = false
+		}
+	}()
+	t := &sqlTx{ctx: context.WithoutCancel(u.ctx), conn: w.conn, stmts: w.stmts, unit: u}
+	u.err = u.fn(t)
+	return u.err == nil
+}
+
+// syncLog makes every commit so far durable: a commit with synchronous=FULL
+// syncs the write-ahead log, and with it the frames of the NORMAL commits
+// before it (the log is written in order). A commit needs a change to write
+// a frame, so this one rewrites the schema version as it is.
+func (w *writer) syncLog() error {
+	if err := w.setMode("FULL"); err != nil {
+		return err
+	}
+	if err := w.exec("BEGIN IMMEDIATE; UPDATE schema_version SET version = version; COMMIT"); err != nil {
+		w.rollback()
+		return fmt.Errorf("sqlite: sync the log: %w", err)
+	}
+	return nil
+}
+
+// abort gives up a batch whose transaction broke: the units that ran
+// lose their changes, those not yet run never ran. All fail with err.
+func (w *writer) abort(ran, rest []*unit, err error) {
+	w.rollback()
+	finishAll(ran, err)
+	finishAll(rest, err)
+}
+
+// rollback ends the transaction if one is open; after an error SQLite may
+// already have ended it, and then ROLLBACK fails harmlessly.
+func (w *writer) rollback() { _ = w.exec("ROLLBACK") }
+
+func finishAll(us []*unit, err error) {
+	for _, u := range us {
+		u.finish(err)
+	}
+}
+
+func anyDurable(us []*unit) bool {
+	for _, u := range us {
+		if u.durable {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats returns the writer's counters.
+func (w *writer) Stats() WriterStats {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	return w.stats
+}

@@ -1,0 +1,334 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otp"
+)
+
+// batchOf runs fns as the units of one batch: a first unit holds the writer
+// until every fn's caller waits to hand it over, in order, so that they all
+// join the next batch in that order. It returns each fn's Tx error.
+func batchOf(t *testing.T, s *Store, ctxs []context.Context, fns ...func(tx *sqlTx) error) []error {
+	t.Helper()
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.w.do(context.Background(), true, func(*sqlTx) error {
+		close(held)
+		<-hold
+		return nil
+	})
+	<-held
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		ctx := context.Background()
+		if ctxs != nil && ctxs[i] != nil {
+			ctx = ctxs[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.w.do(ctx, true, fn)
+		}()
+		waitFor(t, func() bool { return s.w.waiting.Load() == int64(i+1) })
+	}
+	before := s.WriterStats().Batches // the holding unit's batch is still running
+	close(hold)
+	wg.Wait()
+	if got := s.WriterStats().Batches - before - 1; got != 1 && len(fns) > 0 {
+		t.Fatalf("the units ran in %d batches, want 1", got)
+	}
+	return errs
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
+
+func insertRequest(id string) func(tx *sqlTx) error {
+	return func(tx *sqlTx) error {
+		return tx.InsertRequest(&otp.Request{ID: id, Method: "sendOtp", Fingerprint: []byte{1}, State: otp.RequestDone})
+	}
+}
+
+// requests lists the ids of the stored requests, as a reader sees them.
+func requests(t *testing.T, s *Store) string {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT id FROM requests ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, ",")
+}
+
+// TestBatchUnitsAreIsolated: in one batch, a unit that fails (its own error,
+// or a statement's) is rolled back alone and gets its error unchanged; the
+// units after it do not see what it did, they see what the units before
+// them did, and they commit.
+func TestBatchUnitsAreIsolated(t *testing.T) {
+	s, _ := open(t)
+	errBoom := errors.New("boom")
+	var sawB, sawA bool
+	errs := batchOf(t, s, nil,
+		insertRequest("A"),
+		func(tx *sqlTx) error {
+			if err := insertRequest("B")(tx); err != nil {
+				return err
+			}
+			return errBoom
+		},
+		func(tx *sqlTx) error {
+			a, err := tx.LockRequest("", "sendOtp", "A")
+			sawA = a != nil
+			if err != nil {
+				return err
+			}
+			b, err := tx.LockRequest("", "sendOtp", "B")
+			sawB = b != nil
+			if err != nil {
+				return err
+			}
+			return insertRequest("C")(tx)
+		},
+		insertRequest("A"), // a duplicate key: the statement fails
+		insertRequest("D"),
+	)
+	if errs[0] != nil || errs[2] != nil || errs[4] != nil {
+		t.Errorf("the good units failed: %v", errs)
+	}
+	if errs[1] != errBoom {
+		t.Errorf("the failing unit got %v, want its own error unchanged", errs[1])
+	}
+	if errs[3] == nil || !strings.Contains(errs[3].Error(), "UNIQUE") {
+		t.Errorf("the duplicate insert got %v, want a UNIQUE constraint error", errs[3])
+	}
+	if !sawA || sawB {
+		t.Errorf("the third unit saw A: %v (want true), B: %v (want false)", sawA, sawB)
+	}
+	if got := requests(t, s); got != "A,C,D" {
+		t.Errorf("stored requests %q, want A,C,D", got)
+	}
+}
+
+// TestBatchRunsInArrivalOrder: the units of a batch run in the order their
+// callers came.
+func TestBatchRunsInArrivalOrder(t *testing.T) {
+	s, _ := open(t)
+	var order []int
+	fns := make([]func(*sqlTx) error, 8)
+	for i := range fns {
+		fns[i] = func(*sqlTx) error { order = append(order, i); return nil }
+	}
+	batchOf(t, s, nil, fns...)
+	if fmt.Sprint(order) != "[0 1 2 3 4 5 6 7]" {
+		t.Errorf("ran in order %v", order)
+	}
+}
+
+// TestBatchCommitFailureFailsEveryUnit: when the COMMIT fails (here: a
+// deferred foreign key that one unit broke), no unit of the batch is
+// stored, each caller gets the commit's error, and the writer goes on.
+func TestBatchCommitFailureFailsEveryUnit(t *testing.T) {
+	s, _ := open(t)
+	errs := batchOf(t, s, nil,
+		insertRequest("A"),
+		func(tx *sqlTx) error {
+			if _, err := tx.conn.ExecContext(tx.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+				return err
+			}
+			_, err := tx.conn.ExecContext(tx.ctx, `INSERT INTO associations (id, account_id) VALUES ('as-1', 'nobody')`)
+			return err
+		},
+		insertRequest("B"),
+	)
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "sqlite: commit") || !strings.Contains(err.Error(), "FOREIGN KEY") {
+			t.Errorf("unit %d: got %v, want the commit's foreign key error", i, err)
+		}
+	}
+	if got := requests(t, s); got != "" {
+		t.Errorf("stored requests %q after a failed commit, want none", got)
+	}
+	if err := s.w.do(context.Background(), true, insertRequest("C")); err != nil {
+		t.Fatalf("the next transaction: %v", err)
+	}
+	if got := requests(t, s); got != "C" {
+		t.Errorf("stored requests %q, want C", got)
+	}
+}
+
+// TestBatchCancellation: a unit whose caller gave up before the writer came
+// to it never runs and gets the context's error; a unit whose context ends
+// while it runs is neither interrupted nor undone, and its caller waits for
+// the commit. Neither harms the batch.
+func TestBatchCancellation(t *testing.T) {
+	s, _ := open(t)
+	midway, cancelMidway := context.WithCancel(context.Background())
+	errs := batchOf(t, s, []context.Context{nil, midway, nil},
+		insertRequest("A"),
+		func(tx *sqlTx) error {
+			cancelMidway()
+			return insertRequest("C")(tx)
+		},
+		insertRequest("D"),
+	)
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Errorf("errors %v, want none", errs)
+	}
+	if got := requests(t, s); got != "A,C,D" {
+		t.Errorf("stored %q, want A,C,D", got)
+	}
+
+	// Cancelled while waiting for its batch: never runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := false
+	errs = batchOf(t, s, []context.Context{nil, ctx, nil},
+		func(tx *sqlTx) error { cancel(); return insertRequest("E")(tx) },
+		func(tx *sqlTx) error { ran = true; return insertRequest("F")(tx) },
+		insertRequest("G"),
+	)
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("errors %v", errs)
+	}
+	if !errors.Is(errs[1], context.Canceled) || ran {
+		t.Errorf("the unit cancelled before its turn: %v, ran %v; want context.Canceled, not run", errs[1], ran)
+	}
+	if got := requests(t, s); got != "A,C,D,E,G" {
+		t.Errorf("stored %q, want A,C,D,E,G", got)
+	}
+}
+
+// TestBatchPanic: a unit that panics panics in its caller's goroutine, is
+// rolled back, and the rest of the batch commits.
+func TestBatchPanic(t *testing.T) {
+	s, _ := open(t)
+	var recovered any
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.w.do(context.Background(), true, func(*sqlTx) error { close(held); <-hold; return nil })
+	<-held
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { recovered = recover() }()
+		s.w.do(context.Background(), true, func(tx *sqlTx) error {
+			insertRequest("P")(tx)
+			panic("unit panic")
+		})
+	}()
+	waitFor(t, func() bool { return s.w.waiting.Load() == 1 })
+	after := make(chan error, 1)
+	go func() { after <- s.w.do(context.Background(), true, insertRequest("Q")) }()
+	waitFor(t, func() bool { return s.w.waiting.Load() == 2 })
+	close(hold)
+	<-done
+	if recovered != "unit panic" {
+		t.Errorf("the caller recovered %v, want the unit's panic", recovered)
+	}
+	if err := <-after; err != nil {
+		t.Fatal(err)
+	}
+	if got := requests(t, s); got != "Q" {
+		t.Errorf("stored %q, want Q", got)
+	}
+}
+
+// TestGroupCommit: concurrent transactions share commits, and none of their
+// increments is lost.
+func TestGroupCommit(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	const callers, each = 16, 25
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.Tx(ctx, func(tx otp.Tx) error {
+					return tx.AddEvent(otp.EventSend, "s", time.UnixMilli(int64(c*each+i)))
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var n int
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM events`).Scan(&n); err != nil || n != callers*each {
+		t.Fatalf("%d events (%v), want %d", n, err, callers*each)
+	}
+	st := s.WriterStats()
+	t.Logf("writer: %+v", st)
+	if st.Batches >= st.Units {
+		t.Errorf("%d units in %d batches: no batch held two", st.Units, st.Batches)
+	}
+}
+
+// TestNonDurableAnswerIsSynced: a non-durable transaction commits with
+// NORMAL, unless it stores an answer: then the log is synced before its
+// caller is released.
+func TestNonDurableAnswerIsSynced(t *testing.T) {
+	s, _ := open(t)
+	lazy := otp.NonDurable(context.Background())
+	pending := func(tx otp.Tx) error {
+		return tx.InsertRequest(&otp.Request{ID: "P", Method: "sendOtp", Fingerprint: []byte{1}, State: otp.RequestPending})
+	}
+	full := s.WriterStats().FullCommits
+	if err := s.Tx(lazy, pending); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.WriterStats().FullCommits - full; got != 0 {
+		t.Errorf("a non-durable claim synced (%d full commits)", got)
+	}
+	if err := s.Tx(lazy, func(tx otp.Tx) error {
+		return tx.InsertRequest(&otp.Request{ID: "D", Method: "sendOtp", Fingerprint: []byte{1}, State: otp.RequestDone})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.WriterStats().FullCommits - full; got != 1 {
+		t.Errorf("a non-durable transaction that stored an answer: %d full commits, want 1", got)
+	}
+	if err := s.Tx(context.Background(), func(tx otp.Tx) error {
+		r, err := tx.LockRequest("", "sendOtp", "P")
+		if err != nil || r == nil {
+			return fmt.Errorf("P: %v %v", r, err)
+		}
+		r.State = otp.RequestDone
+		return tx.UpdateRequest(r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.WriterStats().FullCommits - full; got != 2 {
+		t.Errorf("a durable transaction: %d full commits in all, want 2", got)
+	}
+}
+
+// TestClosedStoreRefuses: a transaction after Close fails, and does not hang.
+func TestClosedStoreRefuses(t *testing.T) {
+	s, _ := open(t)
+	s.Close()
+	if err := s.Tx(context.Background(), func(otp.Tx) error { return nil }); !errors.Is(err, errClosed) {
+		t.Errorf("Tx after Close: %v, want errClosed", err)
+	}
+}
