@@ -114,10 +114,7 @@ func (c *serveCmd) startAudit(ctx context.Context, logger *slog.Logger) (*auditT
 	if err != nil {
 		return nil, err
 	}
-	if err := t.configLoaded(c); err != nil {
-		t.close()
-		return nil, err
-	}
+	t.configLoaded(c)
 	t.rotateOnSignal(ctx)
 	return t, nil
 }
@@ -176,15 +173,17 @@ func (t *auditTrail) auditor() otp.Auditor {
 // configLoaded records the effective configuration by its hash: enough to
 // tell that two starts ran the same settings, or that they changed,
 // without writing a setting (some carry credentials) into the trail.
-func (t *auditTrail) configLoaded(c *serveCmd) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("audit: the configuration: %w", err)
+func (t *auditTrail) configLoaded(c *serveCmd) {
+	f := audit.Fields{"version": versionString(), "listen": c.Listen, "database": c.databaseName(), "surfaces": c.Surfaces, "dev": c.Dev}
+	if b, err := json.Marshal(c); err != nil {
+		// A setting of a type JSON cannot write: the record says so
+		// rather than stop the start over a hash.
+		f["sha256Error"] = err.Error()
+	} else {
+		sum := sha256.Sum256(b)
+		f["sha256"] = hex.EncodeToString(sum[:])
 	}
-	sum := sha256.Sum256(b)
-	t.record("config.loaded", audit.Fields{"sha256": hex.EncodeToString(sum[:]), "version": versionString(),
-		"listen": c.Listen, "database": c.databaseName(), "surfaces": c.Surfaces, "dev": c.Dev})
-	return nil
+	t.record("config.loaded", f)
 }
 
 // secretsLoaded records the ids of the code and card secrets serve reads

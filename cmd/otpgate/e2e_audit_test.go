@@ -48,7 +48,7 @@ func auditText(t *testing.T, path string) string {
 	var b strings.Builder
 	for _, l := range readAudit(t, path) {
 		delete(l.Fields, "sha256")
-		delete(l.Fields, "torn_sha256")
+		delete(l.Fields, "tornSha256")
 		j, _ := json.Marshal(l)
 		b.Write(j)
 		b.WriteByte('\n')

@@ -216,7 +216,7 @@ func TestRotationBySizeKeepsTheChain(t *testing.T) {
 			continue
 		}
 		first := readLines(t, f)[0]
-		want := fmt.Sprintf(`"previous_file":%q`, filepath.Base(files[i-1]))
+		want := fmt.Sprintf(`"previousFile":%q`, filepath.Base(files[i-1]))
 		if !strings.Contains(first, want) || !strings.Contains(first, `"reason":"size"`) {
 			t.Fatalf("%s starts with %s, want it to name %s", f, first, files[i-1])
 		}
@@ -263,7 +263,7 @@ func TestRotateOnRequestAndAfterAnExternalMove(t *testing.T) {
 	if len(rotated) != 2 || rotated[1] != moved {
 		t.Fatalf("files %v", rotated)
 	}
-	if first := readLines(t, path)[0]; !strings.Contains(first, `"previous_file":"audit.jsonl.moved-by-logrotate"`) {
+	if first := readLines(t, path)[0]; !strings.Contains(first, `"previousFile":"audit.jsonl.moved-by-logrotate"`) {
 		t.Fatalf("the new file starts with %s", first)
 	}
 	rep := mustVerify(t, VerifyOptions{}, rotated[0], moved, path)
@@ -315,7 +315,7 @@ func TestTornLastRecordIsRecovered(t *testing.T) {
 	if after[5] != fragment+"\n" {
 		t.Fatalf("the fragment was not kept as it was: %q", after[5])
 	}
-	if !strings.Contains(after[6], fmt.Sprintf(`"torn_bytes":%d`, len(fragment))) || !strings.Contains(after[6], `"seq":6`) {
+	if !strings.Contains(after[6], fmt.Sprintf(`"tornBytes":%d`, len(fragment))) || !strings.Contains(after[6], `"seq":6`) {
 		t.Fatalf("the recovery record: %s", after[6])
 	}
 	rep := mustVerify(t, VerifyOptions{}, path)

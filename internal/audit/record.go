@@ -51,9 +51,9 @@ const (
 // The fields of an OpenedEvent.
 const (
 	fieldReason       = "reason"
-	fieldPreviousFile = "previous_file"
-	fieldTornBytes    = "torn_bytes"
-	fieldTornSHA256   = "torn_sha256"
+	fieldPreviousFile = "previousFile"
+	fieldTornBytes    = "tornBytes"
+	fieldTornSHA256   = "tornSha256"
 )
 
 // hashLine is the chain's hash of a record's line, without its newline.

@@ -185,7 +185,9 @@ func (v *verifier) line(name string, at Position, line []byte) *Break {
 		return &Break{At: v.last, Kind: Edited, Detail: fmt.Sprintf("its hash no longer matches the one the next record (%s) holds", at)}
 	case rec.Prev == v.lastHash:
 		return &Break{At: at, Kind: Edited, Detail: fmt.Sprintf("its seq should be %d: it links to the record before it, so the number was changed", v.last.Seq+1)}
-	case rec.Seq > v.last.Seq+1:
+	case rec.Seq == v.last.Seq+2:
+		return &Break{At: at, Kind: Deleted, Detail: fmt.Sprintf("seq %d is missing before it", v.last.Seq+1)}
+	case rec.Seq > v.last.Seq+2:
 		return &Break{At: at, Kind: Deleted, Detail: fmt.Sprintf("seq %d to %d are missing before it", v.last.Seq+1, rec.Seq-1)}
 	default:
 		return &Break{At: at, Kind: Reordered, Detail: fmt.Sprintf("seq %d comes after seq %d", rec.Seq, v.last.Seq)}
@@ -226,8 +228,8 @@ func namesFragment(rec Record, fr *fragment) bool {
 		return false
 	}
 	var f struct {
-		Bytes int    `json:"torn_bytes"`
-		Hash  string `json:"torn_sha256"`
+		Bytes int    `json:"tornBytes"`
+		Hash  string `json:"tornSha256"`
 	}
 	return json.Unmarshal(rec.Fields, &f) == nil && f.Bytes == fr.size && f.Hash == fr.hash
 }
@@ -237,7 +239,7 @@ func previousFile(rec Record) string {
 		return ""
 	}
 	var f struct {
-		Previous string `json:"previous_file"`
+		Previous string `json:"previousFile"`
 	}
 	if json.Unmarshal(rec.Fields, &f) != nil {
 		return ""
