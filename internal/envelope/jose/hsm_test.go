@@ -163,3 +163,37 @@ func TestWithSignerRefuses(t *testing.T) {
 		t.Errorf("a private JWK: %v", err)
 	}
 }
+
+// TestHSMConcurrent: requests at once share the token's sessions.
+func TestHSMConcurrent(t *testing.T) {
+	p := hsmParties(t)
+	server, google := p.server(t, Options{}), p.googleCodec(t, Options{})
+	req := p.request(t, payload)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 8 {
+		wg.Go(func() {
+			for range 4 {
+				got, err := server.Open(req)
+				if err == nil && !bytes.Equal(got, payload) {
+					err = errors.New("wrong plaintext")
+				}
+				if err == nil {
+					var sealed []byte
+					if sealed, err = server.Seal(payload); err == nil {
+						_, err = google.Open(sealed)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -207,3 +207,34 @@ func TestAttachSignersRefuses(t *testing.T) {
 		t.Errorf("a private key: %v", err)
 	}
 }
+
+// TestHSMConcurrent: requests at once share the token's sessions.
+func TestHSMConcurrent(t *testing.T) {
+	f, h := hsmFixtures(t)
+	c := newCodec(t, []*openpgp.Entity{h.ours}, []*openpgp.Entity{f.gA}, nil)
+	body := f.request(t, request, h.fpr, f.fprGA)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 8 {
+		wg.Go(func() {
+			for range 4 {
+				got, err := c.Open(body)
+				if err == nil && !bytes.Equal(got, request) {
+					err = errors.New("wrong plaintext")
+				}
+				if err == nil {
+					_, err = c.Seal(response)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
