@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otpgate/otpgate/internal/otp"
+	"github.com/otpgate/otpgate/internal/store/sqlstore"
 )
 
 // SetBatch bounds the batches of Purge and RenameSubjects of s and reports
@@ -41,4 +44,12 @@ type countingConn struct {
 func (c *countingConn) Write(b []byte) (int, error) {
 	c.sent.Add(1)
 	return c.Conn.Write(b)
+}
+
+// SyncCommit is the synchronous_commit that tx, a transaction of a Store, will
+// commit with.
+func SyncCommit(tx otp.Tx) (string, error) {
+	var v string
+	_, err := tx.(*sqlstore.Tx).Conn().(*pgTx).QueryRow("show", `SELECT current_setting('synchronous_commit')`, nil, &v)
+	return v, err
 }

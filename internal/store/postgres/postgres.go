@@ -135,13 +135,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	})
 }
 
-// Tx runs fn in one READ COMMITTED transaction. When the database reports a
+// Tx runs fn in one READ COMMITTED transaction. Its COMMIT waits for the
+// disk (synchronous_commit as the server has it) unless ctx comes from
+// otp.NonDurable and fn stores no answer: then it is on the server and seen by
+// every instance when Tx returns, and only a crash of the server within
+// wal_writer_delay may lose it. When the database reports a
 // conflict (the same new row inserted by another transaction, a serialization
 // failure, a deadlock) or the connection fails before COMMIT is sent, the
 // transaction is rolled back and fn runs again in a new one, up to MaxRetries
 // times. Errors of fn's own are returned as they are.
 func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
-	return s.inTx(ctx, func(t *pgTx) error { return fn(sqlstore.NewTx(t, statements)) })
+	durable := otp.IsDurable(ctx)
+	return s.inTx(ctx, func(t *pgTx) error {
+		tx := sqlstore.NewTx(t, statements)
+		if !durable {
+			t.lazyCommit()
+			tx.OnAnswer = t.durableCommit
+		}
+		return fn(tx)
+	})
 }
 
 // ImportAccounts upserts accounts and replaces their association ids, cards
@@ -255,21 +267,11 @@ func (t *pgTx) importConflict(l importLink) error {
 // of the rows nobody holds; those do not count.
 func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	var total int64
-	for _, q := range []struct {
-		table, where string
-		arg          time.Time
-	}{
-		{"requests", "created_at < $1", p.Requests},
-		{"challenges", "expires_at < $1", p.Challenges},
-		{"events", "at < $1", p.Events},
-	} {
-		// = ANY(ARRAY(…)) rather than IN (…): a TID scan of the batch, not
-		// a join with the whole table.
-		query := `DELETE FROM ` + q.table + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT $2))`
+	for _, q := range sqlstore.PostgreSQL.PurgeSteps(p) {
 		for {
 			var n int64
 			err := s.inTx(ctx, func(t *pgTx) (err error) {
-				n, err = t.execNow("purge "+q.table, query, q.arg.UnixMilli(), s.batch)
+				n, err = t.execNow("purge "+q.Table, q.Query, q.Cut, s.batch)
 				return err
 			})
 			if err != nil {
@@ -277,7 +279,7 @@ func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 			}
 			total += n
 			if s.onBatch != nil {
-				s.onBatch(q.table, n)
+				s.onBatch(q.Table, n)
 			}
 			if n < int64(s.batch) {
 				break

@@ -78,6 +78,20 @@ func (t *pgTx) queue(what, query string, args ...any) {
 	t.whats = append(t.whats, what)
 }
 
+// lazyCommit makes the transaction's COMMIT return without waiting for the
+// disk (otp.NonDurable): the claim of a sendOtp, which a retry repairs.
+func (t *pgTx) lazyCommit() {
+	t.queue("commit lazily", `SET LOCAL synchronous_commit TO OFF`)
+}
+
+// durableCommit gives the COMMIT back the server's setting (DEFAULT: the
+// configuration's, the database's or the role's, so that a synchronous
+// standby is waited for as configured): the transaction stores an answer,
+// which must be durable before it leaves.
+func (t *pgTx) durableCommit() {
+	t.queue("commit durably", `SET LOCAL synchronous_commit TO DEFAULT`)
+}
+
 // Exec queues a statement for the next round trip.
 func (t *pgTx) Exec(what, query string, args ...any) error {
 	t.queue(what, query, args...)

@@ -44,6 +44,10 @@ type Dialect struct {
 	// Bytewise follows a text column in ORDER BY so that it sorts byte by
 	// byte whatever the database's collation (SQLite's BINARY does already).
 	Bytewise string
+	// AnyOf wraps a subquery of row ids for "row id = any of them":
+	// PostgreSQL's = ANY(ARRAY(…)) makes a TID scan of the batch, where IN
+	// (…) would join with the whole table.
+	AnyOf func(subquery string) string
 	// Locks has PostgreSQL's lock rows (the locks table, migration 0001):
 	// CountEvents and SupersedeChallenges first take the row of their
 	// subject, so that concurrent writers of one subject serialize. With
@@ -53,8 +57,10 @@ type Dialect struct {
 
 // SQLite and PostgreSQL are the two dialects.
 var (
-	SQLite     = Dialect{RowID: "rowid"}
-	PostgreSQL = Dialect{Numbered: true, ForUpdate: " FOR UPDATE", RowID: "ctid", Bytewise: ` COLLATE "C"`, Locks: true}
+	SQLite = Dialect{RowID: "rowid", AnyOf: func(q string) string { return " IN (" + q + ")" }}
+
+	PostgreSQL = Dialect{Numbered: true, ForUpdate: " FOR UPDATE", RowID: "ctid", Bytewise: ` COLLATE "C"`, Locks: true,
+		AnyOf: func(q string) string { return " = ANY(ARRAY(" + q + "))" }}
 )
 
 // Rebind writes query's ? placeholders the dialect's way. The statements
@@ -158,6 +164,32 @@ func (d Dialect) Statements() *Statements {
 	return q
 }
 
+// PurgeStep deletes, in one statement, at most a batch of a table's rows
+// past their retention: Query's arguments are Cut (Unix milliseconds) and
+// the batch size.
+type PurgeStep struct {
+	Table, Query string
+	Cut          int64
+}
+
+// PurgeSteps are the statements of Purge, in its order.
+func (d Dialect) PurgeSteps(p otp.PurgeBefore) []PurgeStep {
+	var steps []PurgeStep
+	for _, s := range []struct {
+		table, column string
+		cut           time.Time
+	}{
+		{"requests", "created_at", p.Requests},
+		{"challenges", "expires_at", p.Challenges},
+		{"events", "at", p.Events},
+	} {
+		query := `DELETE FROM ` + s.table + ` WHERE ` + d.RowID +
+			d.AnyOf(`SELECT `+d.RowID+` FROM `+s.table+` WHERE `+s.column+` < ? LIMIT ?`)
+		steps = append(steps, PurgeStep{Table: s.table, Query: d.Rebind(query), Cut: s.cut.UnixMilli()})
+	}
+	return steps
+}
+
 // RecordDeliveryArgs are the arguments of Statements.RecordDelivery.
 func RecordDeliveryArgs(provider, messageID string, state otp.DeliveryState, at time.Time) []any {
 	f := finalStates
@@ -175,6 +207,10 @@ type Tx struct {
 	locked map[lock]bool
 	// answers: the transaction wrote an idempotency record in state done.
 	answers bool
+	// OnAnswer, when set, is called when the transaction first writes an
+	// answer, before that write is queued: an engine that commits some
+	// transactions without waiting for the disk makes this one durable.
+	OnAnswer func()
 }
 
 type lock struct{ space, key string }
@@ -202,10 +238,24 @@ func (t *Tx) lock(space, key string) error {
 	return nil
 }
 
+// Conn is the connection the transaction runs on (for the engines' tests).
+func (t *Tx) Conn() Conn { return t.conn }
+
 // StoresAnswer reports whether the transaction wrote an answer (a record in
 // state done): it must be durable before the answer leaves, whatever
 // otp.NonDurable asked.
 func (t *Tx) StoresAnswer() bool { return t.answers }
+
+// answer notes a record written in state done.
+func (t *Tx) answer(r *otp.Request) {
+	if r.State != otp.RequestDone || t.answers {
+		return
+	}
+	t.answers = true
+	if t.OnAnswer != nil {
+		t.OnAnswer()
+	}
+}
 
 // Bytes keeps a nil slice from becoming NULL in a NOT NULL column.
 func Bytes(b []byte) []byte {
@@ -259,7 +309,7 @@ func (c cardColumns) sms() *otp.CardSMS {
 // transaction that inserted the same key and committed makes it fail with
 // a unique violation, which the engine retries.
 func (t *Tx) InsertRequest(r *otp.Request) error {
-	t.answers = t.answers || r.State == otp.RequestDone
+	t.answer(r)
 	card := columnsOf(r.Card)
 	return t.conn.Exec("insert request", t.q.InsertRequest,
 		r.Scope, r.ID, r.Method, Bytes(r.Fingerprint), r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
@@ -268,7 +318,7 @@ func (t *Tx) InsertRequest(r *otp.Request) error {
 
 // UpdateRequest rewrites the record's mutable columns.
 func (t *Tx) UpdateRequest(r *otp.Request) error {
-	t.answers = t.answers || r.State == otp.RequestDone
+	t.answer(r)
 	return t.conn.Exec("update request", t.q.UpdateRequest,
 		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
 }

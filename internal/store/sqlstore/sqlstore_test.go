@@ -85,3 +85,17 @@ func TestStoresAnswer(t *testing.T) {
 		t.Errorf("after a done record: StoresAnswer %v, %v", tx.StoresAnswer(), err)
 	}
 }
+
+func TestPurgeSteps(t *testing.T) {
+	cut := time.UnixMilli(1_763_000_000_000)
+	steps := PostgreSQL.PurgeSteps(otp.PurgeBefore{Requests: cut, Challenges: cut, Events: cut})
+	if len(steps) != 3 || steps[0].Table != "requests" || steps[2].Table != "events" || steps[1].Cut != cut.UnixMilli() {
+		t.Fatalf("PurgeSteps = %+v", steps)
+	}
+	if want := `DELETE FROM challenges WHERE ctid = ANY(ARRAY(SELECT ctid FROM challenges WHERE expires_at < $1 LIMIT $2))`; steps[1].Query != want {
+		t.Errorf("PostgreSQL purge of challenges = %q, want %q", steps[1].Query, want)
+	}
+	if want := `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at < ? LIMIT ?)`; SQLite.PurgeSteps(otp.PurgeBefore{})[2].Query != want {
+		t.Errorf("SQLite purge of events = %q, want %q", SQLite.PurgeSteps(otp.PurgeBefore{})[2].Query, want)
+	}
+}
