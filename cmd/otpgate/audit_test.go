@@ -1,8 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/envelope"
+	"github.com/otpgate/otpgate/internal/otp"
 )
 
 func TestByteSize(t *testing.T) {
@@ -34,5 +44,94 @@ func TestAuditLogPath(t *testing.T) {
 		if got := f.path("data"); got != want {
 			t.Errorf("--audit-log %q: %q, want %q", flag, got, want)
 		}
+	}
+}
+
+// trailIn is an audit trail writing to a file in dir.
+func trailIn(t *testing.T, dir string) (*auditTrail, string) {
+	t.Helper()
+	c := &serveCmd{}
+	c.DataDir = dir
+	trail, err := c.openAudit(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trail, filepath.Join(dir, auditFileName)
+}
+
+func auditEvents(t *testing.T, path string) []string {
+	t.Helper()
+	var events []string
+	for _, l := range readAudit(t, path) {
+		events = append(events, l.Event)
+	}
+	return events
+}
+
+// The secrets' ids go on the trail at start, and a secret's activation when
+// it comes; never a secret.
+func TestAuditOfSecrets(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old, _ := newSecret("old-1", now)
+	soon, _ := newSecret("soon-2", now)
+	soon.ActiveFrom = now.Add(1500 * time.Millisecond).Truncate(time.Second) // the file keeps whole seconds
+	codeFile := filepath.Join(dir, "code-secret")
+	for _, s := range []otp.Secret{old, soon} {
+		if err := appendSecret(codeFile, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trail, path := trailIn(t, dir)
+	c := &serveCmd{CodeSecretFile: codeFile}
+	c.DataDir = dir // the card secret is generated there
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := trail.secretsLoaded(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(auditEvents(t, path), "secret.activated") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no secret.activated record: %v", auditEvents(t, path))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	trail.close()
+	b, _ := os.ReadFile(path)
+	text := string(b)
+	for _, want := range []string{`"ids":["soon-2","old-1"],"purpose":"code","writer":"old-1"`, `"purpose":"card"`,
+		`"event":"secret.activated"`, `"id":"soon-2"`, `"writer":"soon-2"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the trail lacks %s:\n%s", want, text)
+		}
+	}
+	for _, s := range []otp.Secret{old, soon} {
+		if strings.Contains(text, hex.EncodeToString(s.Key)) {
+			t.Errorf("the trail holds secret %s", s.ID)
+		}
+	}
+}
+
+func TestAuditOfKeysExpiring(t *testing.T) {
+	dir := t.TempDir()
+	trail, path := trailIn(t, dir)
+	expires := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	trail.watchKeys(context.Background(), func() []envelope.KeyInfo {
+		return []envelope.KeyInfo{
+			{Scheme: "pgp", Owner: "ours", ID: "FINGERPRINT1", Usage: "sign", Expires: expires, Active: true, ExpiringSoon: true},
+			{Scheme: "pgp", Owner: "google", ID: "FINGERPRINT2", Usage: "encrypt", Active: true},
+		}
+	})
+	trail.close()
+	lines := readAudit(t, path)
+	var expiring []auditLine
+	for _, l := range lines {
+		if l.Event == "key.expiring" {
+			expiring = append(expiring, l)
+		}
+	}
+	if len(expiring) != 1 || expiring[0].Fields["id"] != "FINGERPRINT1" || expiring[0].Fields["expires"] != "2026-12-01T00:00:00Z" {
+		t.Fatalf("key.expiring records %+v", expiring)
 	}
 }
