@@ -71,8 +71,9 @@ type WriterStats struct {
 }
 
 type writer struct {
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt // txQueries, prepared on conn
+	conn     *sql.Conn
+	stmts    map[string]*sql.Stmt // txQueries, prepared on conn
+	controls map[string]*sql.Stmt // controls, prepared on conn
 	// full: the store's synchronous mode is FULL, so durable batches sync;
 	// when it is NORMAL no batch does.
 	full bool
@@ -91,11 +92,21 @@ type writer struct {
 	beforeCommit func(batch int)
 }
 
+// controls are the statements of the writer's own, run for every batch or
+// unit: prepared once, as the units' own statements are.
+var controls = []string{"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT unit", "RELEASE unit", "ROLLBACK TO unit"}
+
 func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
-	w := &writer{conn: conn, stmts: stmts, full: full, mode: "FULL",
+	w := &writer{conn: conn, stmts: stmts, full: full, mode: "FULL", controls: map[string]*sql.Stmt{},
 		submit: make(chan *unit), quit: make(chan struct{}), stopped: make(chan struct{})}
 	if !full {
 		w.mode = "NORMAL"
+	}
+	for _, q := range controls {
+		// One that fails to prepare runs unprepared (exec).
+		if st, err := conn.PrepareContext(writerCtx, q); err == nil {
+			w.controls[q] = st
+		}
 	}
 	go w.loop()
 	return w
@@ -179,7 +190,12 @@ func (w *writer) loop() {
 var writerCtx = context.Background()
 
 func (w *writer) exec(query string) error {
-	_, err := w.conn.ExecContext(writerCtx, query)
+	var err error
+	if st, ok := w.controls[query]; ok {
+		_, err = st.ExecContext(writerCtx)
+	} else {
+		_, err = w.conn.ExecContext(writerCtx, query)
+	}
 	return err
 }
 
@@ -241,7 +257,7 @@ func (w *writer) run(batch []*unit) (full bool) {
 			u.finish(nil)
 			return false
 		}
-		if err := w.exec("ROLLBACK TO unit; RELEASE unit"); err != nil {
+		if err := errors.Join(w.exec("ROLLBACK TO unit"), w.exec("RELEASE unit")); err != nil {
 			// SQLite rolled the whole transaction back on its own (it does
 			// on I/O errors, a full disk, running out of memory): what the
 			// units before this one did is gone. They fail; the units not

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,5 +332,82 @@ func TestClosedStoreRefuses(t *testing.T) {
 	s.Close()
 	if err := s.Tx(context.Background(), func(otp.Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Errorf("Tx after Close: %v, want errClosed", err)
+	}
+}
+
+// BenchmarkClaimTx runs, from parallel goroutines, the statements of a
+// sendOtp's claiming transaction: the replay lookup, the account, two budget
+// counts, the challenge, two budget events, the record. It reports the
+// units per batch and how busy the writer was.
+func BenchmarkClaimTx(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		sync string
+		ctx  context.Context
+	}{
+		{"full", "full", context.Background()},
+		{"full-nondurable", "full", otp.NonDurable(context.Background())},
+		{"normal", "normal", context.Background()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := OpenWith(context.Background(), filepath.Join(b.TempDir(), "otpgate.db"), Options{Synchronous: c.sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var accounts []otp.Account
+			for i := range 1000 {
+				accounts = append(accounts, otp.Account{ID: fmt.Sprint("A", i), Phone: fmt.Sprintf("+9198%08d", i), Status: otp.StatusActive})
+			}
+			if err := s.ImportAccounts(context.Background(), accounts); err != nil {
+				b.Fatal(err)
+			}
+			var seq atomic.Int64
+			start, before := time.Now(), s.WriterStats()
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := seq.Add(1)
+					phone := fmt.Sprintf("+9198%08d", i%1000)
+					now := time.Now()
+					err := s.Tx(c.ctx, func(tx otp.Tx) error {
+						if r, err := tx.LockRequest("", "sendOtp", fmt.Sprint("r", i)); err != nil || r != nil {
+							return fmt.Errorf("replay lookup: %v %v", r, err)
+						}
+						a, err := tx.AccountByPhone(phone)
+						if err != nil || a == nil {
+							return fmt.Errorf("account: %v %v", a, err)
+						}
+						for _, subject := range []string{"account:" + a.ID, "phone:" + phone} {
+							if _, err := tx.CountEvents(otp.EventSend, subject, now.Add(-time.Second), 5); err != nil {
+								return err
+							}
+						}
+						ch := fmt.Sprint("c", i)
+						if err := tx.InsertChallenge(&otp.Challenge{ID: ch, AccountID: a.ID, CodeMAC: []byte{1}, State: otp.ChallengeSending,
+							CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+							return err
+						}
+						for _, subject := range []string{"account:" + a.ID, "phone:" + phone} {
+							if err := tx.AddEvent(otp.EventSend, subject, now); err != nil {
+								return err
+							}
+						}
+						return tx.InsertRequest(&otp.Request{ID: fmt.Sprint("r", i), Method: "sendOtp", Fingerprint: []byte{1},
+							State: otp.RequestPending, ChallengeID: ch, Sends: 1, ClaimedAt: now, CreatedAt: now})
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			st := s.WriterStats()
+			units, batches := st.Units-before.Units, st.Batches-before.Batches
+			b.ReportMetric(float64(units)/float64(max(batches, 1)), "units/batch")
+			b.ReportMetric(float64(st.Busy-before.Busy)/float64(time.Since(start)), "writer-busy")
+		})
 	}
 }
