@@ -32,7 +32,7 @@ var (
 	hsmErr  error
 )
 
-func hsmKey(t *testing.T) *hsmFixture {
+func hsmKey(t testing.TB) *hsmFixture {
 	t.Helper()
 	softhsmtest.Require(t)
 	hsmOnce.Do(func() { hsmFix, hsmErr = makeHSMFixture() })
@@ -195,5 +195,38 @@ func TestHSMConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// BenchmarkHSM: Open and Seal with our key in SoftHSM2 against the same
+// operations with a key in memory (both RSA-2048), to show what the token's
+// round trip costs.
+func BenchmarkHSM(b *testing.B) {
+	softhsmtest.Require(b)
+	hsmOnce.Do(func() { hsmFix, hsmErr = makeHSMFixture() })
+	if hsmErr != nil {
+		b.Fatal(hsmErr)
+	}
+	for _, bc := range []struct {
+		name string
+		ours *Key
+	}{{"memory", key(b, "ours-1")}, {"softhsm", hsmFix.key}} {
+		p := parties{ours: []*Key{bc.ours}, google: []*Key{key(b, "google-1")}}
+		server := p.server(b, Options{})
+		req := p.request(b, payload)
+		b.Run("Open/"+bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := server.Open(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Seal/"+bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := server.Seal(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
