@@ -24,6 +24,7 @@ import (
 type cli struct {
 	Config   kong.ConfigFlag `help:"JSON file of settings, keyed by flag name (e.g. {\"listen\": \"0.0.0.0:8080\"})." env:"OTPGATE_CONFIG" placeholder:"FILE"`
 	Serve    serveCmd        `cmd:"" help:"Serve Google's OTP methods."`
+	Doctor   doctorCmd       `cmd:"" help:"Check a deployment before a rollout, serving nothing: serve --check, with serve's flags."`
 	Accounts struct {
 		Import importCmd `cmd:"" help:"Load accounts into the directory from a .jsonl or .csv file."`
 	} `cmd:"" help:"Manage the accounts directory."`

@@ -221,7 +221,7 @@ func (c *serveCmd) logger() *slog.Logger {
 
 func (c *serveCmd) Run(ctx context.Context) error {
 	if c.Check {
-		return c.runCheck()
+		return c.runCheck(ctx)
 	}
 	scheme, err := c.scheme()
 	if err != nil {
@@ -311,6 +311,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	if err := metrics.Register(storeCollectors(st)...); err != nil {
+		return err
+	}
 	// Delivery receipts go on their challenges from now until the store
 	// closes; before, they are only counted.
 	texts.deliveries.use(st)
