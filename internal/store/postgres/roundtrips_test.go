@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,70 +44,119 @@ var roundTripBudget = map[string]int64{
 	"verifyOtp of authenticate": 7,
 }
 
+// flows is a Service on a Store whose round trips are counted, with an
+// account for sendOtp and one with a card for India Cards.
+type flows struct {
+	svc   *otp.Service
+	sent  *atomic.Int64
+	m     *lastCode
+	cards otp.CardHasher
+}
+
+const cardNumber = "4111111111111111"
+
+// newFlows opens a Store with one connection (so that a flow runs on a warm
+// one) and policy's budgets.
+func newFlows(tb testing.TB, policy otp.Policy) *flows {
+	ctx := context.Background()
+	f := &flows{sent: &atomic.Int64{}, m: &lastCode{}}
+	s, err := postgres.OpenCounting(ctx, pgtest.NewDatabase(tb), postgres.Options{MaxConns: 1}, f.sent)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if f.cards, err = otp.NewCardHasher(bytes.Repeat([]byte("c"), 32)); err != nil {
+		tb.Fatal(err)
+	}
+	err = s.ImportAccounts(ctx, []otp.Account{
+		{ID: "A1", Phone: "+919800000001", Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
+		{ID: "A2", Phone: "+919800000002", Status: otp.StatusActive,
+			Cards: []otp.Card{{Hash: f.cards.Hash(cardNumber), SecretID: f.cards.Writer().ID, Last4: "1111", ExpiryYear: 2040, ExpiryMonth: 12}}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if f.svc, err = otp.New(otp.Config{Store: s, Messenger: f.m, Policy: policy, Secret: bytes.Repeat([]byte("k"), 32)}); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+func ref(method, id string) otp.Ref {
+	return otp.Ref{Scope: "piaid", RequestID: id, Method: method, Fingerprint: []byte(method + id)}
+}
+
+// steps are the requests of the two flows with request ids of id.
+func (f *flows) steps(id string) []step {
+	ctx := context.Background()
+	return []step{
+		{"sendOtp", func() (otp.Outcome, error) {
+			return f.svc.Send(ctx, otp.SendRequest{Ref: ref("sendOtp", "s-"+id), Phone: "+919800000001", PhoneValid: true, AssociationID: "as-1"})
+		}},
+		{"verifyOtp of sendOtp", func() (otp.Outcome, error) {
+			return f.svc.Verify(ctx, otp.VerifyRequest{Ref: ref("verifyOtp", "v-"+id), SendRequestID: "s-" + id, SendMethod: "sendOtp", Code: f.m.last()})
+		}},
+		{"authenticate", func() (otp.Outcome, error) {
+			return f.svc.Authenticate(ctx, otp.AuthenticateRequest{Ref: ref("authenticate", "a-"+id), CardHashes: f.cards.Lookup(cardNumber),
+				ExpiryYear: 2040, ExpiryMonth: 12, NativeOtp: true, AmountMicros: 1_000_000, CurrencyCode: "INR", Last4: "1111"})
+		}},
+		{"verifyOtp of authenticate", func() (otp.Outcome, error) {
+			return f.svc.Verify(ctx, otp.VerifyRequest{Ref: ref("verifyOtp", "va-"+id), SendRequestID: "a-" + id, SendMethod: "authenticate", Code: f.m.last()})
+		}},
+	}
+}
+
+type step struct {
+	name string
+	run  func() (otp.Outcome, error)
+}
+
 // TestRoundTripsPerFlow counts the round trips between a store and the server
 // for each request of a sendOtp flow and an India Cards flow, each run on a
 // warm connection (its statements prepared), and fails when one takes more
 // than roundTripBudget allows.
 func TestRoundTripsPerFlow(t *testing.T) {
-	ctx := context.Background()
-	var sent atomic.Int64
-	s, err := postgres.OpenCounting(ctx, pgtest.NewDatabase(t), postgres.Options{MaxConns: 1}, &sent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cards, err := otp.NewCardHasher(bytes.Repeat([]byte("c"), 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const number = "4111111111111111"
-	err = s.ImportAccounts(ctx, []otp.Account{
-		{ID: "A1", Phone: "+919800000001", Status: otp.StatusActive, AssociationIDs: []string{"as-1"}},
-		{ID: "A2", Phone: "+919800000002", Status: otp.StatusActive,
-			Cards: []otp.Card{{Hash: cards.Hash(number), SecretID: cards.Writer().ID, Last4: "1111", ExpiryYear: 2040, ExpiryMonth: 12}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &lastCode{}
-	svc, err := otp.New(otp.Config{Store: s, Messenger: m, Policy: otp.DefaultPolicy(), Secret: bytes.Repeat([]byte("k"), 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := func(method, id string) otp.Ref {
-		return otp.Ref{Scope: "piaid", RequestID: id, Method: method, Fingerprint: []byte(method + id)}
-	}
-	// count runs one request and checks its round trips against the budget.
-	count := func(name string, measure bool, run func() (otp.Outcome, error)) {
-		t.Helper()
-		sent.Store(0)
-		out, err := run()
-		if err != nil || out.Result != otp.SendSuccess {
-			t.Fatalf("%s = %+v, %v", name, out, err)
-		}
-		if !measure {
-			return
-		}
-		got := sent.Load()
-		t.Logf("%s: %d round trips", name, got)
-		if got > roundTripBudget[name] {
-			t.Errorf("%s took %d round trips, more than the %d it needs", name, got, roundTripBudget[name])
+	f := newFlows(t, otp.DefaultPolicy())
+	for _, id := range []string{"warm", "measured"} { // the first run prepares the statements
+		for _, s := range f.steps(id) {
+			f.sent.Store(0)
+			if out, err := s.run(); err != nil || out.Result != otp.SendSuccess {
+				t.Fatalf("%s = %+v, %v", s.name, out, err)
+			}
+			if id == "warm" {
+				continue
+			}
+			got := f.sent.Load()
+			t.Logf("%s: %d round trips", s.name, got)
+			if got > roundTripBudget[s.name] {
+				t.Errorf("%s took %d round trips, more than the %d it needs", s.name, got, roundTripBudget[s.name])
+			}
 		}
 	}
-	for i, measure := range []bool{false, true} { // the first run prepares the statements
-		id := []string{"warm", "measured"}[i]
-		count("sendOtp", measure, func() (otp.Outcome, error) {
-			return svc.Send(ctx, otp.SendRequest{Ref: ref("sendOtp", "s-"+id), Phone: "+919800000001", PhoneValid: true, AssociationID: "as-1"})
-		})
-		count("verifyOtp of sendOtp", measure, func() (otp.Outcome, error) {
-			return svc.Verify(ctx, otp.VerifyRequest{Ref: ref("verifyOtp", "v-"+id), SendRequestID: "s-" + id, SendMethod: "sendOtp", Code: m.last()})
-		})
-		count("authenticate", measure, func() (otp.Outcome, error) {
-			return svc.Authenticate(ctx, otp.AuthenticateRequest{Ref: ref("authenticate", "a-"+id), CardHashes: cards.Lookup(number),
-				ExpiryYear: 2040, ExpiryMonth: 12, NativeOtp: true, AmountMicros: 1_000_000, CurrencyCode: "INR", Last4: "1111"})
-		})
-		count("verifyOtp of authenticate", measure, func() (otp.Outcome, error) {
-			return svc.Verify(ctx, otp.VerifyRequest{Ref: ref("verifyOtp", "va-"+id), SendRequestID: "a-" + id, SendMethod: "authenticate", Code: m.last()})
-		})
+}
+
+// BenchmarkFlows runs both flows one request at a time, as one client would:
+// the time of a flow is mostly its round trips' waits for the server.
+//
+//	go test ./internal/store/postgres -run '^$' -bench Flows -count 5
+func BenchmarkFlows(b *testing.B) {
+	policy := otp.DefaultPolicy()
+	// The default budgets' windows and counts, so that a flow makes as many
+	// counts as in production, but never spent.
+	for _, list := range []*[]otp.Budget{&policy.SendBudgets, &policy.FailBudgets} {
+		for i := range *list {
+			(*list)[i].Count = 1 << 30
+		}
 	}
+	f := newFlows(b, policy)
+	f.sent.Store(0)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		for _, s := range f.steps(strconv.Itoa(i)) {
+			if out, err := s.run(); err != nil || out.Result != otp.SendSuccess {
+				b.Fatalf("%s = %+v, %v", s.name, out, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(f.sent.Load())/float64(b.N), "round-trips/op")
 }
