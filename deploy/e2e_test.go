@@ -538,61 +538,67 @@ func TestAlertsFire(t *testing.T) {
 	}
 	quiet := []string{"OtpgateDown", "OtpgateNotReady", "OtpgateSMSAllBreakersOpen", "OtpgateKeyExpiringVerySoon",
 		"Otpgate5xxRatioHigh", "OtpgatePanics"}
-	seen := map[string]string{} // alert key → the states it was seen in
-	missing := func() []string {
-		var m []string
-		for _, w := range want {
-			if seen[w] == "" {
-				m = append(m, w)
+	t.Run("alerts go pending", func(t *testing.T) {
+		seen := map[string]string{} // alert key → the states it was seen in
+		missing := func() []string {
+			var m []string
+			for _, w := range want {
+				if seen[w] == "" {
+					m = append(m, w)
+				}
+			}
+			return m
+		}
+		waitFor(15*time.Second, func() bool {
+			for _, a := range p.alerts(t) {
+				if !strings.Contains(seen[a.key()], a.State) {
+					seen[a.key()] += a.State + " "
+				}
+			}
+			return len(missing()) == 0
+		})
+		if m := missing(); len(m) > 0 {
+			t.Errorf("alerts never pending nor firing: %q; seen: %v", m, seen)
+		}
+		for k := range seen {
+			for _, q := range quiet {
+				if strings.Fields(k)[0] == q {
+					t.Errorf("%s went %s, want it quiet", k, seen[k])
+				}
 			}
 		}
-		return m
-	}
-	waitFor(15*time.Second, func() bool {
-		for _, a := range p.alerts(t) {
-			if !strings.Contains(seen[a.key()], a.State) {
-				seen[a.key()] += a.State + " "
-			}
-		}
-		return len(missing()) == 0
+		t.Logf("alerts seen %v, %s after otpgate started (traffic took %s)", seen, time.Since(began).Round(100*time.Millisecond), trafficTook.Round(100*time.Millisecond))
 	})
-	if m := missing(); len(m) > 0 {
-		t.Errorf("alerts never pending nor firing: %q; seen: %v", m, seen)
-	}
-	for k := range seen {
-		for _, q := range quiet {
-			if strings.Fields(k)[0] == q {
-				t.Errorf("%s went %s, want it quiet", k, seen[k])
-			}
-		}
-	}
-	t.Logf("alerts seen %v, %s after otpgate started (traffic took %s)", seen, time.Since(began).Round(100*time.Millisecond), trafficTook.Round(100*time.Millisecond))
 
 	// Every metric named by a rule or a panel exists, by the names of a
 	// scrape now that the traffic has made every series.
 	exported := o.exported(t)
-	exprs := map[string]string{}
-	for _, r := range readRules(t, rulesFile) {
-		exprs["rule "+r.name()] = r.Expr
-	}
-	for k, e := range dashboardExprs(t) {
-		exprs["panel "+k] = e
-	}
-	for k, e := range dashboardExtraExprs(t) {
-		exprs[k] = e
-	}
-	if m := unexported(t, p, exported, exprs); len(m) > 0 {
-		t.Errorf("metrics that the running otpgate does not export: %q", m)
-	}
+	t.Run("every named metric exists", func(t *testing.T) {
+		exprs := map[string]string{}
+		for _, r := range readRules(t, rulesFile) {
+			exprs["rule "+r.name()] = r.Expr
+		}
+		for k, e := range dashboardExprs(t) {
+			exprs["panel "+k] = e
+		}
+		for k, e := range dashboardExtraExprs(t) {
+			exprs[k] = e
+		}
+		if m := unexported(t, p, exported, exprs); len(m) > 0 {
+			t.Errorf("metrics that the running otpgate does not export: %q", m)
+		}
+	})
 	// The check catches a misspelt name: the same rules with one metric
 	// renamed as it might be by mistake.
-	exprs = map[string]string{}
-	for _, r := range readRules(t, rulesFile) {
-		exprs["rule "+r.name()] = strings.ReplaceAll(r.Expr, "otpgate_sms_sends_total", "otpgate_sms_sent_total")
-	}
-	if m := unexported(t, p, exported, exprs); len(m) == 0 || !strings.HasPrefix(m[0], "otpgate_sms_sent_total ") {
-		t.Errorf("a rule naming otpgate_sms_sent_total, which no otpgate exports, was not caught: %q", m)
-	}
+	t.Run("a misspelt metric is caught", func(t *testing.T) {
+		exprs := map[string]string{}
+		for _, r := range readRules(t, rulesFile) {
+			exprs["rule "+r.name()] = strings.ReplaceAll(r.Expr, "otpgate_sms_sends_total", "otpgate_sms_sent_total")
+		}
+		if m := unexported(t, p, exported, exprs); len(m) == 0 || !strings.HasPrefix(m[0], "otpgate_sms_sent_total ") {
+			t.Errorf("a rule naming otpgate_sms_sent_total, which no otpgate exports, was not caught: %q", m)
+		}
+	})
 }
 
 // dashboardExtraExprs are the dashboard's expressions outside its panels:
