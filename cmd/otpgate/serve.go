@@ -250,11 +250,6 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	log := c.logger()
-	trail, err := c.startAudit(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer trail.close()
 	var codec envelope.Codec = envelope.Plain{}
 	var keys func() []envelope.KeyInfo
 	if scheme != "" {
@@ -282,6 +277,12 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer lns.close()
+	// The audit trail records from here: a refused start creates nothing.
+	trail, err := c.startAudit(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer trail.close()
 	metrics := server.NewMetrics()
 	if keys != nil {
 		metrics.WatchKeys(keys)
