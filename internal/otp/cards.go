@@ -111,7 +111,7 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 	if err := r.check(); err != nil {
 		return Outcome{}, err
 	}
-	return s.claimAndDeliver(ctx, r.Ref, delivery{onFailure: SendUnableToSend}, func(tx Tx) (*Account, *CardSMS, string, error) {
+	resolve := func(tx Tx) (*Account, *CardSMS, string, error) {
 		if !r.NativeOtp {
 			return nil, nil, AuthNotRequested, nil
 		}
@@ -136,7 +136,9 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 			card.Last4 = onFile.Last4
 		}
 		return acct, card, "", nil
-	})
+	}
+	d := delivery{onFailure: answerUnableToSend}
+	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, resolve) })
 }
 
 // checkExpiry compares the expiry of the request with the one on file, and
@@ -170,35 +172,34 @@ type ResendRequest struct {
 // When the SMS fails nothing is recorded and the resend is given back: the
 // answer is ErrSendFailed (503) and a retry tries again.
 func (s *Service) Resend(ctx context.Context, r ResendRequest) (Outcome, error) {
-	return s.runSend(ctx, func(tx Tx) (Outcome, *sendPlan, error) {
-		return s.claimResend(tx, r)
-	})
+	return s.send(ctx, func(tx Tx) (step, error) { return s.claimResend(tx, r) })
 }
 
-func (s *Service) claimResend(tx Tx, r ResendRequest) (Outcome, *sendPlan, error) {
+// claimResend is the claiming transaction of resendOtp.
+func (s *Service) claimResend(tx Tx, r ResendRequest) (step, error) {
 	now, p := s.now(), s.policy.Cards
-	d := delivery{session: &Ref{Scope: r.Scope, Method: r.SessionMethod, RequestID: r.AuthenticateRequestID}}
-	if out, plan, ok, err := s.existing(tx, r.Ref, d, now); ok || err != nil {
-		return out, plan, err
+	d := delivery{onFailure: withdrawClaim, session: &Ref{Scope: r.Scope, Method: r.SessionMethod, RequestID: r.AuthenticateRequestID}}
+	if st, seen, err := s.existing(tx, r.Ref, d, now); seen || err != nil {
+		return st, err
 	}
-	finish := func(result string) (Outcome, *sendPlan, error) {
+	finish := func(result string) (step, error) {
 		s.auditRefused(tx, r.Ref, nil, result)
 		rec := s.newRequest(r.Ref, now, RequestDone, result)
-		return Outcome{Result: result, ReplyID: rec.ReplyID}, nil, tx.InsertRequest(rec)
+		return answer(Outcome{Result: result, ReplyID: rec.ReplyID}), tx.InsertRequest(rec)
 	}
 	sess, err := tx.LockRequest(r.Scope, r.SessionMethod, r.AuthenticateRequestID)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	if sess == nil || sess.State != RequestDone || sess.Result != SendSuccess {
-		return Outcome{}, nil, ErrUnknownSend
+		return step{}, ErrUnknownSend
 	}
 	if now.Sub(sess.CreatedAt) >= p.SessionLifetime {
 		return finish(ResendExpired)
 	}
 	current, err := tx.LockChallenge(sess.ChallengeID)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	if current == nil || current.State == ChallengeConsumed {
 		return finish(ResendExpired) // the authentication is over
@@ -208,37 +209,37 @@ func (s *Service) claimResend(tx Tx, r ResendRequest) (Outcome, *sendPlan, error
 	}
 	acct, err := tx.AccountByID(current.AccountID) // the phone to text is the directory's
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	if acct == nil {
 		return finish(ResendExpired) // the account left the directory
 	}
 	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	} else if spent {
 		s.auditBudget(tx, acct)
-		out, plan, err := finish(ResendLimitReached)
-		out.LockedOut = true
-		return out, plan, err
+		st, err := finish(ResendLimitReached)
+		st.out.LockedOut = true
+		return st, err
 	}
 	ch, code, err := s.startChallenge(tx, acct, now)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	// The resend is spent now, so that concurrent resends cannot overrun
 	// the limit; the session points at the new code once its SMS is out.
 	sess.Sends++
 	if err := tx.UpdateRequest(sess); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	rec := s.newRequest(r.Ref, now, RequestPending, "")
 	// The resend states what the authenticate's SMS stated; the copy is
 	// for a takeover of this record, which does not read the session.
 	rec.ChallengeID, rec.ClaimToken, rec.Card = ch.ID, NewID(), sess.Card
 	if err := tx.InsertRequest(rec); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
-	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}, nil
+	return deliverPlan(&sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}), nil
 }
 
 // CardHasher keys card and token numbers: the directory and the requests

@@ -39,13 +39,77 @@ type SendRequest struct {
 
 // delivery says how a method sends and what it does when the SMS fails.
 type delivery struct {
-	token string // smsMatchingToken, "" for India Cards
-	// onFailure is the stored result when the SMS fails; "" means the method
-	// has none, and the claim is withdrawn instead (ErrSendFailed).
-	onFailure string
+	token     string // smsMatchingToken, "" for India Cards
+	onFailure onFailure
 	// session is the authenticate record a resend belongs to: it points at
 	// the new code once the SMS is out, and gets its resend back if not.
 	session *Ref
+}
+
+// onFailure is what a method does with a request whose code cannot be
+// sent: its SMS was not accepted, or its take-over found the code gone.
+type onFailure int
+
+const (
+	// answerUnableToSend stores MESSAGE_UNABLE_TO_BE_SENT (sendOtp,
+	// authenticate): the request is done, and its retries replay that.
+	answerUnableToSend onFailure = iota + 1
+	// withdrawClaim deletes the request (resendOtp, which has no business
+	// result for it) and answers ErrSendFailed, so that a retry is
+	// processed afresh.
+	withdrawClaim
+)
+
+// stepKind is what a send does after one of its transactions.
+type stepKind int
+
+const (
+	// stepAnswer: answer with the step's outcome, stored by this
+	// transaction or replayed from an earlier one.
+	stepAnswer stepKind = iota + 1
+	// stepDeliver: text the step's plan, then record what became of it.
+	stepDeliver
+	// stepWithdrawn: the claim was given up and that is committed; answer
+	// ErrSendFailed.
+	stepWithdrawn
+)
+
+func (k stepKind) String() string {
+	switch k {
+	case stepAnswer:
+		return "answer"
+	case stepDeliver:
+		return "deliver"
+	case stepWithdrawn:
+		return "withdrawn"
+	}
+	return fmt.Sprintf("stepKind(%d)", int(k))
+}
+
+// step is where a send stands after one of its transactions (see
+// docs/states.md): claim, then deliver and record.
+type step struct {
+	kind stepKind
+	out  Outcome   // of stepAnswer
+	plan *sendPlan // of stepDeliver
+}
+
+func answer(out Outcome) step         { return step{kind: stepAnswer, out: out} }
+func deliverPlan(plan *sendPlan) step { return step{kind: stepDeliver, plan: plan} }
+
+var withdrawn = step{kind: stepWithdrawn}
+
+// reply is the answer of a send that ended at st.
+func (st step) reply() (Outcome, error) {
+	switch st.kind {
+	case stepAnswer:
+		return st.out, nil
+	case stepWithdrawn:
+		return Outcome{}, ErrSendFailed
+	case stepDeliver:
+		// deliver ends every plan: a step still to deliver is a bug.
+	}
+	return Outcome{}, fmt.Errorf("otp: a send ended at step %s", st.kind)
 }
 
 // sendPlan is the work left after the claiming transaction: send this code to
@@ -72,20 +136,18 @@ func (p *sendPlan) sms() CodeSMS {
 	return m
 }
 
-// withdrawn marks the outcome of a claiming transaction that gave up its
-// claim (and committed that), to be answered with ErrSendFailed.
-const withdrawn = "withdrawn"
-
 // Send runs a sendOtp: claim the requestId and create the challenge in one
 // short transaction, send the SMS outside any transaction, then record the
 // outcome and the response in a second. A retry of a pending request whose
 // claim has lapsed (its instance died mid-send) takes it over with a fresh
 // code, so no two codes of one challenge are ever valid.
 func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
-	return s.claimAndDeliver(ctx, r.Ref, delivery{token: r.SMSMatchingToken, onFailure: SendUnableToSend}, func(tx Tx) (*Account, *CardSMS, string, error) {
+	resolve := func(tx Tx) (*Account, *CardSMS, string, error) {
 		acct, result, err := s.resolveAccount(tx, r)
 		return acct, nil, result, err
-	})
+	}
+	d := delivery{token: r.SMSMatchingToken, onFailure: answerUnableToSend}
+	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, resolve) })
 }
 
 // resolveFunc finds the account a new request sends to and, for an India
@@ -94,72 +156,72 @@ func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
 // instead.
 type resolveFunc func(tx Tx) (acct *Account, card *CardSMS, result string, err error)
 
-// claimAndDeliver is the two-transaction send shared by sendOtp and
-// authenticate.
-func (s *Service) claimAndDeliver(ctx context.Context, ref Ref, d delivery, resolve resolveFunc) (Outcome, error) {
-	return s.runSend(ctx, func(tx Tx) (Outcome, *sendPlan, error) {
-		return s.claimNew(tx, ref, d, resolve)
-	})
+// send is the path of every method that texts a code (docs/states.md):
+// claim the request in one transaction (claim is claimNew or claimResend),
+// text the code outside any, record what became of it in a second, answer.
+func (s *Service) send(ctx context.Context, claim func(Tx) (step, error)) (Outcome, error) {
+	st, err := s.runClaim(ctx, claim)
+	if err == nil && st.kind == stepDeliver {
+		st, err = s.deliver(ctx, st.plan)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return st.reply()
 }
 
-// runSend runs a claiming transaction (waiting while a duplicate is in
-// flight), then delivers the plan it made, if any.
-func (s *Service) runSend(ctx context.Context, claimTx func(Tx) (Outcome, *sendPlan, error)) (Outcome, error) {
-	var plan *sendPlan
-	out, err := s.waitInFlight(ctx, func() (Outcome, error) {
-		var out Outcome
-		plan = nil
+// runClaim runs the claiming transaction, again while a duplicate of the
+// request is in flight elsewhere (ErrInFlight), for up to InFlightWait.
+func (s *Service) runClaim(ctx context.Context, claim func(Tx) (step, error)) (step, error) {
+	var st step
+	err := s.waitInFlight(ctx, func() error {
 		// The claim need not be durable: lost to a power cut, a retry
 		// claims again with a new code, and the lost one never became
 		// valid (only the durable record of its SMS makes it so). A claim
 		// that stores an answer is durable all the same (NonDurable).
-		err := s.store.Tx(NonDurable(ctx), func(tx Tx) (err error) {
-			out, plan, err = claimTx(tx)
+		return s.store.Tx(NonDurable(ctx), func(tx Tx) (err error) {
+			st, err = claim(tx)
 			return err
 		})
-		return out, err
 	})
-	if err == nil && out.Result == withdrawn {
-		return Outcome{}, ErrSendFailed
-	}
-	if err != nil || plan == nil {
-		return out, err
-	}
-	return s.deliver(ctx, plan)
+	return st, err
 }
 
 // existing handles a requestId seen before: a stored answer is replayed, a
-// fresh claim means in flight, a lapsed one is taken over. ok is false for a
-// requestId never seen.
-func (s *Service) existing(tx Tx, ref Ref, d delivery, now time.Time) (out Outcome, plan *sendPlan, ok bool, err error) {
+// fresh claim means in flight, a lapsed one is taken over. seen is false
+// for a requestId never seen, which the caller then claims.
+func (s *Service) existing(tx Tx, ref Ref, d delivery, now time.Time) (st step, seen bool, err error) {
 	rec, err := s.claim(tx, ref)
 	if err != nil || rec == nil {
-		return Outcome{}, nil, false, err
+		return step{}, false, err
 	}
-	if rec.State == RequestDone {
-		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, true, nil
+	switch rec.State {
+	case RequestDone:
+		return answer(Outcome{Result: rec.Result, ReplyID: rec.ReplyID}), true, nil
+	case RequestPending:
+		if now.Sub(rec.ClaimedAt) < s.policy.ClaimLease {
+			return step{}, true, ErrInFlight
+		}
+		st, err = s.takeOver(tx, rec, d, now)
+		return st, true, err
 	}
-	if now.Sub(rec.ClaimedAt) < s.policy.ClaimLease {
-		return Outcome{}, nil, true, ErrInFlight
-	}
-	out, plan, err = s.takeOver(tx, rec, d, now)
-	return out, plan, true, err
+	return step{}, true, fmt.Errorf("otp: %s %s: a record in state %q", rec.Method, rec.ID, rec.State)
 }
 
-// claimNew is the first transaction of sendOtp and authenticate.
-func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Outcome, *sendPlan, error) {
+// claimNew is the claiming transaction of sendOtp and authenticate.
+func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (step, error) {
 	now := s.now()
-	if out, plan, ok, err := s.existing(tx, ref, d, now); ok || err != nil {
-		return out, plan, err
+	if st, seen, err := s.existing(tx, ref, d, now); seen || err != nil {
+		return st, err
 	}
 	acct, card, result, err := resolve(tx)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	locked := false
 	if result == "" {
 		if spent, err := s.budgetSpent(tx, acct, now); err != nil {
-			return Outcome{}, nil, err
+			return step{}, err
 		} else if spent {
 			result, locked = SendLimitReached, true
 		}
@@ -167,18 +229,18 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (Out
 	if result != "" {
 		s.auditRefused(tx, ref, acct, result)
 		rec := s.newRequest(ref, now, RequestDone, result)
-		return Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: locked}, nil, tx.InsertRequest(rec)
+		return answer(Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: locked}), tx.InsertRequest(rec)
 	}
 	ch, code, err := s.startChallenge(tx, acct, now)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	rec := s.newRequest(ref, now, RequestPending, "")
 	rec.ChallengeID, rec.ClaimToken, rec.Sends, rec.Card = ch.ID, NewID(), 1, card
 	if err := tx.InsertRequest(rec); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
-	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}, nil
+	return deliverPlan(&sendPlan{delivery: d, rec: rec, accountID: acct.ID, phone: acct.Phone, code: code}), nil
 }
 
 // startChallenge creates a code for the account, sending until its SMS is
@@ -201,42 +263,48 @@ func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challeng
 // takeOver resumes a pending request whose claimant vanished. The code of the
 // first attempt lived only in that process's memory, and its SMS may or may not
 // have gone out: replace the challenge's code so that at most one is valid.
-func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (Outcome, *sendPlan, error) {
+func (s *Service) takeOver(tx Tx, rec *Request, d delivery, now time.Time) (step, error) {
 	ch, err := tx.LockChallenge(rec.ChallengeID)
 	if err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	var acct *Account // the phone to text is the directory's
 	if ch != nil && ch.State == ChallengeSending {
 		if acct, err = tx.AccountByID(ch.AccountID); err != nil {
-			return Outcome{}, nil, err
+			return step{}, err
 		}
 	}
 	if acct == nil {
 		// A newer send superseded it (or it was purged, or its account
 		// left the directory): this one can no longer deliver a valid
 		// code, and nothing says its SMS went out.
-		if d.onFailure == "" {
-			if err := s.withdraw(tx, rec, d.session); err != nil {
-				return Outcome{}, nil, err
-			}
-			return Outcome{Result: withdrawn}, nil, nil
-		}
-		rec.State, rec.Result = RequestDone, d.onFailure
-		return Outcome{Result: rec.Result, ReplyID: rec.ReplyID}, nil, tx.UpdateRequest(rec)
+		return s.giveUp(tx, rec, d)
 	}
 	code := s.setCode(ch, now)
 	ch.ExpiresAt = now.Add(s.policy.Lifetime)
 	ch.Attempts = 0
 	if err := tx.UpdateChallenge(ch); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	rec.ClaimToken, rec.ClaimedAt = NewID(), now
 	if err := tx.UpdateRequest(rec); err != nil {
-		return Outcome{}, nil, err
+		return step{}, err
 	}
 	s.log.Warn("resuming a request whose first attempt did not finish", "method", rec.Method, "requestId", rec.ID)
-	return Outcome{}, &sendPlan{delivery: d, rec: rec, accountID: ch.AccountID, phone: acct.Phone, code: code}, nil
+	return deliverPlan(&sendPlan{delivery: d, rec: rec, accountID: ch.AccountID, phone: acct.Phone, code: code}), nil
+}
+
+// giveUp ends a pending request whose code cannot be sent, as its method
+// says (d.onFailure): done with MESSAGE_UNABLE_TO_BE_SENT, or withdrawn.
+func (s *Service) giveUp(tx Tx, rec *Request, d delivery) (step, error) {
+	switch d.onFailure {
+	case answerUnableToSend:
+		rec.State, rec.Result = RequestDone, SendUnableToSend
+		return answer(Outcome{Result: rec.Result, ReplyID: rec.ReplyID}), tx.UpdateRequest(rec)
+	case withdrawClaim:
+		return withdrawn, s.withdraw(tx, rec, d.session)
+	}
+	return step{}, fmt.Errorf("otp: %s %s: no way to give up (onFailure %d)", rec.Method, rec.ID, d.onFailure)
 }
 
 // resolveAccount finds the account of a sendOtp (SPEC §6).
@@ -291,8 +359,9 @@ func (s *Service) resolveAccount(tx Tx, r SendRequest) (*Account, string, error)
 // and into the store's Close.
 const RecordTimeout = 15 * time.Second
 
-// deliver sends the SMS of a plan and records its outcome.
-func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) {
+// deliver sends the SMS of a plan and records its outcome (recordOutcome).
+// It ends at stepAnswer or stepWithdrawn.
+func (s *Service) deliver(ctx context.Context, plan *sendPlan) (step, error) {
 	rec := plan.rec
 	// Google hanging up must not fail a send in progress: the answer is
 	// recorded and replayed, so it has to say what really happened. The
@@ -301,70 +370,72 @@ func (s *Service) deliver(ctx context.Context, plan *sendPlan) (Outcome, error) 
 	if sendErr != nil {
 		s.log.Warn("SMS not accepted", "method", rec.Method, "requestId", rec.ID, "error", sendErr)
 	}
-	var out Outcome
+	var st step
 	// The outcome must be recorded even if Google hung up meanwhile: the SMS is
 	// out, and a retry must get this answer rather than a second message. But
 	// not for ever: see RecordTimeout.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
 	defer cancel()
-	err := s.store.Tx(recordCtx, func(tx Tx) error {
-		cur, err := tx.LockRequest(rec.Scope, rec.Method, rec.ID)
-		if err != nil {
-			return err
-		}
-		if cur == nil || cur.ClaimToken != rec.ClaimToken {
-			// Our claim lapsed and another attempt took over.
-			return ErrInFlight
-		}
-		if cur.State == RequestDone {
-			out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
-			return nil
-		}
-		if sendErr == nil {
-			// Retire the account's other codes before locking this one:
-			// every writer takes the account's codes in that order, so two
-			// sends recording at once cannot deadlock.
-			if err := tx.SupersedeChallenges(plan.accountID); err != nil {
-				return err
-			}
-		}
-		ch, err := tx.LockChallenge(rec.ChallengeID)
-		if err != nil {
-			return err
-		}
-		if sendErr != nil {
-			if err := s.failed(tx, ch); err != nil {
-				return err
-			}
-			if plan.onFailure == "" {
-				return s.withdraw(tx, cur, plan.session)
-			}
-			cur.State, cur.Result = RequestDone, plan.onFailure
-			out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
-			return tx.UpdateRequest(cur)
-		}
-		if err := s.delivered(tx, ch, plan.session); err != nil {
-			return err
-		}
-		if ch != nil {
-			// Telemetry for the delivery receipts, which never change
-			// what verification answers.
-			if err := tx.RecordSubmission(ch.ID, sub); err != nil {
-				return err
-			}
-		}
-		cur.State, cur.Result = RequestDone, SendSuccess
-		out = Outcome{Result: cur.Result, ReplyID: cur.ReplyID}
-		return tx.UpdateRequest(cur)
+	err := s.store.Tx(recordCtx, func(tx Tx) (err error) {
+		st, err = s.recordOutcome(tx, plan, sub, sendErr)
+		return err
 	})
-	s.auditDelivery(ctx, plan, sub, sendErr, out, err)
+	s.auditDelivery(ctx, plan, sub, sendErr, st.out, err)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("otp: record %s %s: %w", rec.Method, rec.ID, err)
+		return step{}, fmt.Errorf("otp: record %s %s: %w", rec.Method, rec.ID, err)
 	}
-	if sendErr != nil && plan.onFailure == "" {
-		return Outcome{}, ErrSendFailed
+	return st, nil
+}
+
+// recordOutcome is the transaction after the SMS: the request is done with
+// success, or given up (giveUp) when no provider accepted it (sendErr). A
+// request that no longer holds the plan's claim was taken over (or
+// withdrawn) meanwhile: ErrInFlight, and the retry gets the other
+// attempt's answer.
+func (s *Service) recordOutcome(tx Tx, plan *sendPlan, sub Submission, sendErr error) (step, error) {
+	rec := plan.rec
+	cur, err := tx.LockRequest(rec.Scope, rec.Method, rec.ID)
+	if err != nil {
+		return step{}, err
 	}
-	return out, nil
+	if cur == nil || cur.ClaimToken != rec.ClaimToken {
+		// Our claim lapsed and another attempt took over.
+		return step{}, ErrInFlight
+	}
+	if cur.State == RequestDone {
+		// A take-over gave it up with our claim token (giveUp).
+		return answer(Outcome{Result: cur.Result, ReplyID: cur.ReplyID}), nil
+	}
+	if sendErr == nil {
+		// Retire the account's other codes before locking this one:
+		// every writer takes the account's codes in that order, so two
+		// sends recording at once cannot deadlock.
+		if err := tx.SupersedeChallenges(plan.accountID); err != nil {
+			return step{}, err
+		}
+	}
+	ch, err := tx.LockChallenge(rec.ChallengeID)
+	if err != nil {
+		return step{}, err
+	}
+	if sendErr != nil {
+		if err := s.failed(tx, ch); err != nil {
+			return step{}, err
+		}
+		return s.giveUp(tx, cur, plan.delivery)
+	}
+	if err := s.delivered(tx, ch, plan.session); err != nil {
+		return step{}, err
+	}
+	if ch != nil {
+		// Telemetry for the delivery receipts, which never change
+		// what verification answers.
+		if err := tx.RecordSubmission(ch.ID, sub); err != nil {
+			return step{}, err
+		}
+	}
+	cur.State, cur.Result = RequestDone, SendSuccess
+	return answer(Outcome{Result: cur.Result, ReplyID: cur.ReplyID}), tx.UpdateRequest(cur)
 }
 
 // delivered makes a code whose SMS was accepted the account's one valid

@@ -254,17 +254,17 @@ func NewID() string {
 
 // waitInFlight retries attempt while it reports ErrInFlight, for at most the
 // policy's InFlightWait.
-func (s *Service) waitInFlight(ctx context.Context, attempt func() (Outcome, error)) (Outcome, error) {
+func (s *Service) waitInFlight(ctx context.Context, attempt func() error) error {
 	deadline := time.Now().Add(s.policy.InFlightWait)
 	delay := 10 * time.Millisecond
 	for {
-		out, err := attempt()
+		err := attempt()
 		if !errors.Is(err, ErrInFlight) || time.Now().After(deadline) {
-			return out, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return Outcome{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 200*time.Millisecond)
