@@ -10,6 +10,10 @@
 //
 // Times are kept in milliseconds, as the SQL stores keep them, so that a
 // test passes or fails here as it would on a database.
+//
+// Durability means nothing here: a commit is visible to the next
+// transaction at once, and lost with the process whatever the context says
+// (otp.NonDurable changes nothing).
 package inmem
 
 import (

@@ -112,3 +112,22 @@ func snapshot(t *testing.T, s *inmem.Store) state {
 	}
 	return st
 }
+
+// TestNonDurableCommits: a transaction that asks for no durability commits
+// all the same, and the next one sees it.
+func TestNonDurableCommits(t *testing.T) {
+	s := inmem.New()
+	ctx := otp.NonDurable(context.Background())
+	at := time.UnixMilli(1_763_000_000_000)
+	if err := s.Tx(ctx, func(tx otp.Tx) error { return tx.AddEvent(otp.EventSend, "account:A1", at) }); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err := s.Tx(context.Background(), func(tx otp.Tx) (err error) {
+		n, err = tx.CountEvents(otp.EventSend, "account:A1", at.Add(-time.Second), 10)
+		return err
+	})
+	if err != nil || n != 1 {
+		t.Errorf("events after a non-durable commit: %d, %v; want 1", n, err)
+	}
+}
