@@ -344,12 +344,55 @@ type dashboard struct {
 }
 
 type panel struct {
+	ID      int     `json:"id"`
 	Title   string  `json:"title"`
 	Type    string  `json:"type"`
 	Panels  []panel `json:"panels"` // a collapsed row's
+	GridPos struct {
+		X, Y, W, H int
+	} `json:"gridPos"`
+	Datasource *struct {
+		Type, UID string
+	} `json:"datasource"`
 	Targets []struct {
 		Expr string `json:"expr"`
 	} `json:"targets"`
+}
+
+// checkLayout: panel ids are unique, every panel lies on Grafana's grid of
+// 24 columns and none covers another, and every query panel reads the
+// dashboard's Prometheus data source variable.
+func checkLayout(t *testing.T, panels []panel) {
+	t.Helper()
+	ids := map[int]string{}
+	var all []panel
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			all = append(all, p)
+			walk(p.Panels)
+		}
+	}
+	walk(panels)
+	for i, p := range all {
+		if other, dup := ids[p.ID]; dup || p.ID == 0 {
+			t.Errorf("panel %q: id %d, also %q's (or 0)", p.Title, p.ID, other)
+		}
+		ids[p.ID] = p.Title
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v off the 24-column grid", p.Title, g)
+		}
+		if p.Type != "row" && (p.Datasource == nil || p.Datasource.Type != "prometheus" || p.Datasource.UID != "${datasource}") {
+			t.Errorf("panel %q: datasource %+v, want the ${datasource} variable", p.Title, p.Datasource)
+		}
+		for _, q := range all[:i] {
+			h := q.GridPos
+			if g.X < h.X+h.W && h.X < g.X+g.W && g.Y < h.Y+h.H && h.Y < g.Y+g.H {
+				t.Errorf("panels %q and %q overlap", q.Title, p.Title)
+			}
+		}
+	}
 }
 
 // dashboardExprs reads the dashboard and returns each panel's PromQL by
@@ -388,6 +431,7 @@ func dashboardExprs(t *testing.T) map[string]string {
 		}
 	}
 	walk(d.Panels)
+	checkLayout(t, d.Panels)
 	return exprs
 }
 
