@@ -170,6 +170,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	err := l.f.Sync()
+	if err == nil {
+		l.markSynced(l.seq) // for an append waiting to sync the closed file
+	}
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
