@@ -312,6 +312,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	if err := metrics.Register(storeCollectors(st)...); err != nil {
+		return err
+	}
 	// Delivery receipts go on their challenges from now until the store
 	// closes; before, they are only counted.
 	texts.deliveries.use(st)

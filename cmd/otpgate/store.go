@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/postgres"
 	"github.com/otpgate/otpgate/internal/store/sqlite"
@@ -74,4 +76,28 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("migrated the PostgreSQL schema to version %d\n", version)
 	return nil
+}
+
+// storeCollectors are the metrics of the store's own: for SQLite, its
+// writer's counters, read at each scrape (units per batch is units over
+// batches; busy seconds over elapsed seconds is the writer's utilisation).
+func storeCollectors(st store) []prometheus.Collector {
+	s, ok := st.(*sqlite.Store)
+	if !ok {
+		return nil
+	}
+	counter := func(name, help string, value func(sqlite.WriterStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return value(s.WriterStats()) })
+	}
+	return []prometheus.Collector{
+		counter("otpgate_sqlite_writer_batches_total", "Transactions the SQLite writer committed or tried, each holding a batch of requests' units.",
+			func(w sqlite.WriterStats) float64 { return float64(w.Batches) }),
+		counter("otpgate_sqlite_writer_units_total", "Units (requests' transactions) the SQLite writer ran; over batches, the mean batch size.",
+			func(w sqlite.WriterStats) float64 { return float64(w.Units) }),
+		counter("otpgate_sqlite_writer_full_commits_total", "Batches committed with synchronous=FULL (an fsync); the others held only non-durable units.",
+			func(w sqlite.WriterStats) float64 { return float64(w.FullCommits) }),
+		counter("otpgate_sqlite_writer_busy_seconds_total", "Time the SQLite writer spent running batches, commits included; its rate is the writer's utilisation.",
+			func(w sqlite.WriterStats) float64 { return w.Busy.Seconds() }),
+	}
 }
