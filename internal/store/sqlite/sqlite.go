@@ -21,6 +21,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/migrate"
+	"github.com/otpgate/otpgate/internal/store/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -105,7 +106,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	stmts := map[string]*sql.Stmt{}
-	for _, q := range txQueries {
+	for _, q := range statements.All() {
 		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
 			conn.Close()
@@ -248,26 +249,18 @@ func importCards(ctx context.Context, tx *sql.Conn, accountID string, table card
 // as long as it ran.
 func (s *Store) Purge(ctx context.Context, p otp.PurgeBefore) (int64, error) {
 	var total int64
-	for _, q := range []struct {
-		table, where string
-		arg          time.Time
-	}{
-		{"requests", "created_at < ?", p.Requests},
-		{"challenges", "expires_at < ?", p.Challenges},
-		{"events", "at < ?", p.Events},
-	} {
-		query := `DELETE FROM ` + q.table + ` WHERE rowid IN (SELECT rowid FROM ` + q.table + ` WHERE ` + q.where + ` LIMIT ?)`
-		n, err := s.inBatches(ctx, q.table, func() (res sql.Result, err error) {
+	for _, q := range sqlstore.SQLite.PurgeSteps(p) {
+		n, err := s.inBatches(ctx, q.Table, func() (res sql.Result, err error) {
 			// Not durable: a purge that a crash undoes is done again.
 			err = s.w.do(ctx, false, func(t *sqlTx) error {
-				res, err = t.conn.ExecContext(t.ctx, query, q.arg.UnixMilli(), s.batch)
+				res, err = t.conn.ExecContext(t.ctx, q.Query, q.Cut, s.batch)
 				return err
 			})
 			return res, err
 		})
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("sqlite: purge %s: %w", q.table, err)
+			return total, fmt.Errorf("sqlite: purge %s: %w", q.Table, err)
 		}
 	}
 	return total, nil
@@ -354,45 +347,30 @@ func (s *Store) RenameSubjects(ctx context.Context, prefix string, rename func(s
 	}
 }
 
-// The statements of transactions, prepared once at Open.
-const (
-	qLockRequest = `SELECT fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
-		card_amount_micros, card_currency, card_last4
-		FROM requests WHERE scope = ? AND method = ? AND id = ?`
-	qInsertRequest = `INSERT INTO requests (scope, id, method, fingerprint, secret_id, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at,
-		card_amount_micros, card_currency, card_last4)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateRequest = `UPDATE requests SET state = ?, result = ?, challenge_id = ?, sends = ?, claim_token = ?, claimed_at = ?
-		WHERE scope = ? AND method = ? AND id = ?`
-	qDeleteRequest        = `DELETE FROM requests WHERE scope = ? AND method = ? AND id = ?`
-	qAccountByPhone       = `SELECT a.id, a.phone, a.status FROM accounts a WHERE a.phone = ? ORDER BY a.status <> 'active', a.id LIMIT 1`
-	qAccountByID          = `SELECT a.id, a.phone, a.status FROM accounts a WHERE a.id = ?`
-	qAccountByAssociation = `SELECT a.id, a.phone, a.status FROM accounts a JOIN associations s ON s.account_id = a.id WHERE s.id = ?`
-	qAccountByCard        = `SELECT a.id, a.phone, a.status, c.secret_id, c.last4, c.expiry_year, c.expiry_month
-		FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.hash = ?`
-	qAccountByToken = `SELECT a.id, a.phone, a.status, t.secret_id, t.last4, t.expiry_year, t.expiry_month
-		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.hash = ?`
-	qCountEvents     = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject = ? AND at > ? LIMIT ?)`
-	qAddEvent        = `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)`
-	qDeleteEvent     = `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE kind = ? AND subject = ? AND at = ? LIMIT 1)`
-	qInsertChallenge = `INSERT INTO challenges (id, account_id, code_mac, secret_id, state, attempts, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qLockChallenge = `SELECT account_id, code_mac, secret_id, state, attempts, created_at, expires_at,
-		provider, provider_message_id, delivery_state, delivered_at
-		FROM challenges WHERE id = ?`
-	qUpdateChallenge = `UPDATE challenges SET code_mac = ?, secret_id = ?, state = ?, attempts = ?, expires_at = ? WHERE id = ?`
-	qSupersede       = `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`
-	qSubmitted       = `UPDATE challenges SET provider = ?, provider_message_id = NULLIF(?, ''), delivery_state = ?, delivered_at = NULL WHERE id = ?`
-)
+// statements are the transactions' statements in SQLite's dialect, prepared
+// once at Open on the writer's connection.
+var statements = sqlstore.SQLite.Statements()
 
-var txQueries = []string{qLockRequest, qInsertRequest, qUpdateRequest, qDeleteRequest, qAccountByPhone, qAccountByID, qAccountByAssociation, qAccountByCard, qAccountByToken, qCountEvents, qAddEvent, qDeleteEvent, qInsertChallenge, qLockChallenge, qUpdateChallenge, qSupersede, qSubmitted}
-
-// sqlTx is one unit's view of the writer's transaction.
+// sqlTx is one unit's view of the writer's transaction: the shared row
+// mapping (sqlstore.Tx) over the writer's connection.
 type sqlTx struct {
+	*sqlstore.Tx
 	ctx   context.Context // the caller's, without its cancellation: see unit.ctx
 	conn  *sql.Conn       // the writer's connection, in a transaction
 	stmts map[string]*sql.Stmt
 	unit  *unit
+}
+
+var _ sqlstore.Conn = (*sqlTx)(nil)
+
+// newSQLTx is unit u's transaction on the writer's connection. Storing an
+// answer (a done record) makes the unit durable: an answer must be on disk
+// before it leaves (otp.NonDurable).
+func newSQLTx(u *unit, conn *sql.Conn, stmts map[string]*sql.Stmt) *sqlTx {
+	t := &sqlTx{ctx: context.WithoutCancel(u.ctx), conn: conn, stmts: stmts, unit: u}
+	t.Tx = sqlstore.NewTx(t, statements)
+	t.OnAnswer = func() { u.durable = true }
+	return t
 }
 
 // stmt is the statement of query prepared once at Open on the writer's
@@ -406,202 +384,25 @@ func (t *sqlTx) stmt(query string) *sql.Stmt {
 	return st
 }
 
-// answers marks the unit durable when it stores an answer (a done record):
-// an answer must be on disk before it leaves (otp.NonDurable).
-func (t *sqlTx) answers(r *otp.Request) {
-	if r.State == otp.RequestDone {
-		t.unit.durable = true
-	}
-}
-
-func (t *sqlTx) exec(query string, args ...any) error {
-	_, err := t.stmt(query).ExecContext(t.ctx, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+// Exec runs a statement at once: the writer's connection is in the same
+// process, so there is no round trip to save.
+func (t *sqlTx) Exec(what, query string, args ...any) error {
+	if _, err := t.stmt(query).ExecContext(t.ctx, args...); err != nil {
+		return sqlstore.Wrap("sqlite", what, err)
 	}
 	return nil
 }
 
-func (t *sqlTx) queryRow(query string, args ...any) *sql.Row {
-	return t.stmt(query).QueryRowContext(t.ctx, args...)
-}
-
-func (t *sqlTx) LockRequest(scope, method, id string) (*otp.Request, error) {
-	var r otp.Request
-	var state string
-	var claimedAt, createdAt int64
-	var card cardColumns
-	err := t.queryRow(qLockRequest, scope, method, id).
-		Scan(&r.Fingerprint, &r.SecretID, &state, &r.Result, &r.ReplyID, &r.ChallengeID, &r.Sends, &r.ClaimToken, &claimedAt, &createdAt,
-			&card.amountMicros, &card.currency, &card.last4)
+// QueryRow runs a query and scans its first row.
+func (t *sqlTx) QueryRow(what, query string, args []any, dest ...any) (bool, error) {
+	err := t.stmt(query).QueryRowContext(t.ctx, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read request: %w", err)
+		return false, sqlstore.Wrap("sqlite", what, err)
 	}
-	r.Scope, r.Method, r.ID, r.State = scope, method, id, otp.RequestState(state)
-	r.ClaimedAt, r.CreatedAt = time.UnixMilli(claimedAt), time.UnixMilli(createdAt)
-	r.Card = card.sms()
-	return &r, nil
-}
-
-func (t *sqlTx) InsertRequest(r *otp.Request) error {
-	t.answers(r)
-	card := columnsOf(r.Card)
-	return t.exec(qInsertRequest,
-		r.Scope, r.ID, r.Method, r.Fingerprint, r.SecretID, string(r.State), r.Result, r.ReplyID, r.ChallengeID, r.Sends, r.ClaimToken,
-		r.ClaimedAt.UnixMilli(), r.CreatedAt.UnixMilli(), card.amountMicros, card.currency, card.last4)
-}
-
-// cardColumns are a record's card_* columns (migration 0006): all NULL for
-// a record without a card SMS.
-type cardColumns struct {
-	amountMicros    *int64
-	currency, last4 *string
-}
-
-func columnsOf(c *otp.CardSMS) cardColumns {
-	if c == nil {
-		return cardColumns{}
-	}
-	return cardColumns{&c.AmountMicros, &c.CurrencyCode, &c.Last4}
-}
-
-// sms is the record's Card: nil when its columns are NULL.
-func (c cardColumns) sms() *otp.CardSMS {
-	if c.currency == nil || c.amountMicros == nil || c.last4 == nil {
-		return nil
-	}
-	return &otp.CardSMS{AmountMicros: *c.amountMicros, CurrencyCode: *c.currency, Last4: *c.last4}
-}
-
-func (t *sqlTx) UpdateRequest(r *otp.Request) error {
-	t.answers(r)
-	return t.exec(qUpdateRequest,
-		string(r.State), r.Result, r.ChallengeID, r.Sends, r.ClaimToken, r.ClaimedAt.UnixMilli(), r.Scope, r.Method, r.ID)
-}
-
-func (t *sqlTx) DeleteRequest(scope, method, id string) error {
-	return t.exec(qDeleteRequest, scope, method, id)
-}
-
-func (t *sqlTx) account(query string, arg string) (*otp.Account, error) {
-	var a otp.Account
-	var status string
-	err := t.queryRow(query, arg).Scan(&a.ID, &a.Phone, &status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read account: %w", err)
-	}
-	a.Status = otp.AccountStatus(status)
-	return &a, nil
-}
-
-// AccountByPhone prefers an active account when several share the phone, then
-// the lowest id, so that the choice is stable.
-func (t *sqlTx) AccountByPhone(phone string) (*otp.Account, error) {
-	return t.account(qAccountByPhone, phone)
-}
-
-func (t *sqlTx) AccountByID(id string) (*otp.Account, error) {
-	return t.account(qAccountByID, id)
-}
-
-func (t *sqlTx) AccountByAssociation(associationID string) (*otp.Account, error) {
-	return t.account(qAccountByAssociation, associationID)
-}
-
-func (t *sqlTx) AccountByCard(hash []byte) (*otp.Account, *otp.Card, error) {
-	return t.accountByHash(qAccountByCard, cardList, hash)
-}
-
-func (t *sqlTx) AccountByToken(hash []byte) (*otp.Account, *otp.Card, error) {
-	return t.accountByHash(qAccountByToken, tokenList, hash)
-}
-
-// accountByHash runs qAccountByCard or qAccountByToken, the query of table.
-func (t *sqlTx) accountByHash(query string, table cardTable, hash []byte) (*otp.Account, *otp.Card, error) {
-	var a otp.Account
-	c := otp.Card{Hash: hash}
-	var status string
-	err := t.queryRow(query, hash).
-		Scan(&a.ID, &a.Phone, &status, &c.SecretID, &c.Last4, &c.ExpiryYear, &c.ExpiryMonth)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: read %s: %w", table.noun, err)
-	}
-	a.Status = otp.AccountStatus(status)
-	return &a, &c, nil
-}
-
-func (t *sqlTx) CountEvents(kind otp.EventKind, subject string, since time.Time, atMost int) (int, error) {
-	var n int
-	err := t.queryRow(qCountEvents,
-		string(kind), subject, since.UnixMilli(), atMost).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: count events: %w", err)
-	}
-	return n, nil
-}
-
-func (t *sqlTx) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
-	return t.exec(qAddEvent, string(kind), subject, at.UnixMilli())
-}
-
-func (t *sqlTx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) error {
-	return t.exec(qDeleteEvent, string(kind), subject, at.UnixMilli())
-}
-
-func (t *sqlTx) InsertChallenge(c *otp.Challenge) error {
-	return t.exec(qInsertChallenge,
-		c.ID, c.AccountID, c.CodeMAC, c.SecretID, string(c.State), c.Attempts, c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
-}
-
-func (t *sqlTx) LockChallenge(id string) (*otp.Challenge, error) {
-	var c otp.Challenge
-	var state string
-	var createdAt, expiresAt int64
-	var d deliveryColumns
-	err := t.queryRow(qLockChallenge, id).
-		Scan(&c.AccountID, &c.CodeMAC, &c.SecretID, &state, &c.Attempts, &createdAt, &expiresAt,
-			&d.provider, &d.messageID, &d.state, &d.at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read challenge: %w", err)
-	}
-	c.ID, c.State = id, otp.ChallengeState(state)
-	c.CreatedAt, c.ExpiresAt = time.UnixMilli(createdAt), time.UnixMilli(expiresAt)
-	c.Delivery = d.delivery()
-	return &c, nil
-}
-
-// deliveryColumns are a challenge's delivery columns (migration 0007),
-// NULL until a provider accepted its SMS.
-type deliveryColumns struct {
-	provider, messageID, state sql.NullString
-	at                         sql.NullInt64
-}
-
-func (d deliveryColumns) delivery() otp.Delivery {
-	v := otp.Delivery{
-		Submission: otp.Submission{Provider: d.provider.String, MessageID: d.messageID.String},
-		State:      otp.DeliveryState(d.state.String),
-	}
-	if d.at.Valid {
-		v.At = time.UnixMilli(d.at.Int64)
-	}
-	return v
-}
-
-func (t *sqlTx) RecordSubmission(challengeID string, s otp.Submission) error {
-	return t.exec(qSubmitted, s.Provider, s.MessageID, string(otp.DeliverySubmitted), challengeID)
+	return true, nil
 }
 
 // RecordDelivery updates the challenges that carry the message: a final
@@ -614,13 +415,7 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, 
 	// send it again.
 	var res sql.Result
 	err := s.w.do(ctx, true, func(t *sqlTx) (err error) {
-		res, err = t.conn.ExecContext(t.ctx, `UPDATE challenges SET
-		delivery_state = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivery_state ELSE ? END,
-		delivered_at = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivered_at ELSE ? END
-		WHERE provider = ? AND provider_message_id = ?`,
-			finalStates[0], finalStates[1], finalStates[2], finalStates[3], string(state),
-			finalStates[0], finalStates[1], finalStates[2], finalStates[3], at.UnixMilli(),
-			provider, messageID)
+		res, err = t.stmt(statements.RecordDelivery).ExecContext(t.ctx, sqlstore.RecordDeliveryArgs(provider, messageID, state, at)...)
 		return err
 	})
 	if err != nil {
@@ -631,17 +426,4 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, 
 		return false, fmt.Errorf("sqlite: record delivery: %w", err)
 	}
 	return n > 0, nil
-}
-
-// finalStates are the delivery states that a receipt does not change.
-var finalStates = [4]string{string(otp.DeliveryDelivered), string(otp.DeliveryUndeliverable), string(otp.DeliveryExpired), string(otp.DeliveryFailed)}
-
-func (t *sqlTx) UpdateChallenge(c *otp.Challenge) error {
-	return t.exec(qUpdateChallenge,
-		c.CodeMAC, c.SecretID, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
-}
-
-func (t *sqlTx) SupersedeChallenges(accountID string) error {
-	return t.exec(qSupersede,
-		string(otp.ChallengeSuperseded), accountID, string(otp.ChallengeSending), string(otp.ChallengeLive))
 }

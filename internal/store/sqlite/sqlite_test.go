@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/otpgate/otpgate/internal/otp"
-	"github.com/otpgate/otpgate/internal/store/migrate"
 	"github.com/otpgate/otpgate/internal/store/storetest"
 )
 
@@ -191,55 +188,45 @@ func TestSynchronousMode(t *testing.T) {
 	}
 }
 
-// TestMigrateKeepsRequests: a database that an otpgate of migration 0002
-// left, with an idempotency record, is migrated at Open; the record is then
-// found under its new key (scope, method, id), whole, and that key lets the
-// same requestId live on another method.
-func TestMigrateKeepsRequests(t *testing.T) {
-	ctx := context.Background()
+// legacy is a new, empty database file for storetest's migration tests.
+func legacy(t *testing.T) storetest.LegacyDB {
 	path := filepath.Join(t.TempDir(), "otpgate.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := migrate.Load(migrations, "migrations")
+	t.Cleanup(func() { db.Close() })
+	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrate.Up(ctx, db, ms[:2]); err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(`INSERT INTO requests (scope, id, method, fingerprint, state, result, reply_id, challenge_id, sends, claim_token, claimed_at, created_at)
-		VALUES ('piaid', 'req-1', 'authenticate', x'00ff', 'done', 'success', 'reply-1', 'ch-1', 2, 'claim-1', 1763000000000, 1762999999000)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	want := &otp.Request{Scope: "piaid", ID: "req-1", Method: "authenticate", Fingerprint: []byte{0, 0xff}, SecretID: otp.LegacySecretID,
-		State: otp.RequestDone, Result: otp.SendSuccess, ReplyID: "reply-1", ChallengeID: "ch-1", Sends: 2, ClaimToken: "claim-1",
-		ClaimedAt: time.UnixMilli(1763000000000), CreatedAt: time.UnixMilli(1762999999000)}
-	err = s.Tx(ctx, func(tx otp.Tx) error {
-		got, err := tx.LockRequest("piaid", "authenticate", "req-1")
-		if err != nil {
+	return storetest.LegacyDB{
+		Migrations: ms,
+		Exec: func(query string, args ...any) error {
+			_, err := db.Exec(query, args...)
 			return err
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("the record after the migration (-want +got):\n%s", diff)
-		}
-		other := *want
-		other.Method = "resendOtp"
-		return tx.InsertRequest(&other)
-	})
-	if err != nil {
-		t.Fatalf("the same requestId on another method after the migration: %v", err)
+		},
+		Open: func() otp.Store {
+			db.Close() // as the older release would have been, before the new one starts
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
 	}
-	// Purge finds requests by their age through this index.
+}
+
+// TestMigrateOpensCurrent: a database of the previous release's latest schema.
+func TestMigrateOpensCurrent(t *testing.T) {
+	storetest.MigrateOpensCurrent(t, legacy(t))
+}
+
+// TestMigrateKeepsRequests: records of schema 2 survive the new key, and
+// Purge finds requests by their age through an index.
+func TestMigrateKeepsRequests(t *testing.T) {
+	s := storetest.MigrateKeepsRequests(t, legacy(t)).(*Store)
 	var n int
 	if err := s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'requests_by_created' AND tbl_name = 'requests'`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("index requests_by_created on requests: %d (%v), want 1", n, err)
@@ -254,55 +241,12 @@ func TestPurgeInBatches(t *testing.T) {
 	storetest.PurgeInBatches(t, s, func(rows int, seen func(string, int64)) { s.batch, s.onBatch = rows, seen }, 100, 2550)
 }
 
-// TestMigrateHashesPhones: a database that an otpgate of schema 4 left, with
-// a phone number in a challenge and in budget events, is migrated at Open:
-// the challenge loses the number, the rows name the legacy secret, and the
-// events are converted by the Service (storetest.CheckLegacyRowsConverted).
+// TestMigrateHashesPhones: a database of schema 4 with phone numbers in
+// clear is migrated; the challenges lose their phone column.
 func TestMigrateHashesPhones(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "otpgate.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrate.Load(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrate.Up(ctx, db, ms[:4]); err != nil {
-		t.Fatal(err)
-	}
-	rows := storetest.LegacyRows
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO accounts (id, phone, status, updated_at) VALUES ('A1', ?, 'active', 0), ('A2', ?, 'active', 0)`,
-			[]any{storetest.LegacyPhone, storetest.LegacyPhone}},
-		{`INSERT INTO associations (id, account_id) VALUES ('as-2', 'A2')`, nil},
-		{`INSERT INTO challenges (id, account_id, phone, code_mac, state, attempts, created_at, expires_at)
-			VALUES ('ch-1', 'A1', ?, x'0102', 'live', 1, ?, ?)`, []any{storetest.LegacyPhone, rows.T0, rows.T0 + 300_000}},
-		{`INSERT INTO cards (hash, account_id, last4, expiry_year, expiry_month) VALUES (?, 'A1', '4242', 2031, 7)`, []any{rows.CardHash}},
-	} {
-		if _, err := db.Exec(q.sql, q.args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 5 {
-		if _, err := db.Exec(`INSERT INTO events (kind, subject, at) VALUES ('send', ?, ?)`, rows.PhoneSend, rows.T0+int64(i)*10_000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.MigrateHashesPhones(t, legacy(t)).(*Store)
 	var n int
 	if err := s.db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('challenges') WHERE name = 'phone'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("challenges still has a phone column (%d, %v)", n, err)
 	}
-	storetest.CheckLegacyRowsConverted(t, s)
 }

@@ -72,7 +72,7 @@ type WriterStats struct {
 
 type writer struct {
 	conn     *sql.Conn
-	stmts    map[string]*sql.Stmt // txQueries, prepared on conn
+	stmts    map[string]*sql.Stmt // statements, prepared on conn
 	controls map[string]*sql.Stmt // controls, prepared on conn
 	// full: the store's synchronous mode is FULL, so durable batches sync;
 	// when it is NORMAL no batch does.
@@ -307,8 +307,7 @@ func (w *writer) call(u *unit) (ok bool) {
 			ok = false
 		}
 	}()
-	t := &sqlTx{ctx: context.WithoutCancel(u.ctx), conn: w.conn, stmts: w.stmts, unit: u}
-	u.err = u.fn(t)
+	u.err = u.fn(newSQLTx(u, w.conn, w.stmts))
 	return u.err == nil
 }
 
