@@ -1,0 +1,11 @@
+-- India Cards: network tokens of cards (Google's paymentToken), by the keyed
+-- hash of their number, as cards are. A table of their own, so that a token
+-- number equal to some card number finds only what it is.
+CREATE TABLE tokens (
+    hash         BLOB PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    last4        TEXT NOT NULL,
+    expiry_year  INTEGER NOT NULL,
+    expiry_month INTEGER NOT NULL
+);
+CREATE INDEX tokens_by_account ON tokens (account_id);
