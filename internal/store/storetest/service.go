@@ -84,21 +84,12 @@ func sendOne(t *testing.T, svc *otp.Service, m *messenger, id string) string {
 func spread(t *testing.T, svcs []*otp.Service, fn func(i int, svc *otp.Service) (otp.Outcome, error)) []otp.Outcome {
 	t.Helper()
 	outs := make([]otp.Outcome, N)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range N {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			var err error
-			if outs[i], err = fn(i, svcs[i%len(svcs)]); err != nil {
-				t.Errorf("call %d: %v", i, err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(func(i int) {
+		var err error
+		if outs[i], err = fn(i, svcs[i%len(svcs)]); err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	})
 	return outs
 }
 

@@ -816,6 +816,16 @@ func testRollbackOnPanic(t *testing.T, open Opener) {
 func concurrently(t *testing.T, stores []otp.Store, fn func(i int, s otp.Store) error) {
 	t.Helper()
 	warmUp(t, stores)
+	atOnce(func(i int) {
+		if err := fn(i, stores[i%len(stores)]); err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	})
+}
+
+// atOnce runs fn(i) for i in [0, N), each in a goroutine, all released at
+// the same moment so that they contend, and waits for them.
+func atOnce(fn func(i int)) {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range N {
@@ -823,9 +833,7 @@ func concurrently(t *testing.T, stores []otp.Store, fn func(i int, s otp.Store) 
 		go func() {
 			defer wg.Done()
 			<-start
-			if err := fn(i, stores[i%len(stores)]); err != nil {
-				t.Errorf("goroutine %d: %v", i, err)
-			}
+			fn(i)
 		}()
 	}
 	close(start)
