@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/envelope/jose"
@@ -289,13 +288,8 @@ func postgresSchema(ctx context.Context, url string) (current, latest int, err e
 		return 0, 0, fmt.Errorf("unreachable: %w", err)
 	}
 	defer conn.Close(context.Background())
-	err = conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never migrated
-		err = nil
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading the schema version: %w", err)
+	if current, err = postgres.VersionOf(ctx, conn); err != nil {
+		return 0, 0, err
 	}
 	return current, migrate.Latest(ms), nil
 }
@@ -311,14 +305,10 @@ func sqliteSchema(ctx context.Context, path string) (current, latest int, err er
 		return 0, 0, err
 	}
 	defer db.Close()
-	var v sql.NullInt64
-	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
-		if strings.Contains(err.Error(), "no such table") {
-			return 0, migrate.Latest(ms), nil
-		}
-		return 0, 0, fmt.Errorf("reading the schema version: %w", err)
+	if current, err = migrate.Version(ctx, db); err != nil {
+		return 0, 0, err
 	}
-	return int(v.Int64), migrate.Latest(ms), nil
+	return current, migrate.Latest(ms), nil
 }
 
 // redactURL names a database URL without its password.

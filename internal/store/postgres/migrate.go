@@ -46,6 +46,13 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return migrate.Runner{}.Version(ctx, poolConn{s.pool})
 }
 
+// VersionOf reads the schema version of the database conn is connected to,
+// without a Store (tools that must not migrate, nor need a pool); 0 for a
+// database that otpgate never migrated.
+func VersionOf(ctx context.Context, conn *pgx.Conn) (int, error) {
+	return migrate.Runner{}.Version(ctx, poolConn{conn})
+}
+
 // checkSchema makes sure the database is at exactly the version this binary
 // knows, for Open without Options.Migrate.
 func (s *Store) checkSchema(ctx context.Context) error {
