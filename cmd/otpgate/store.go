@@ -95,9 +95,9 @@ func storeCollectors(st store) []prometheus.Collector {
 			func(w sqlite.WriterStats) float64 { return float64(w.Batches) }),
 		counter("otpgate_sqlite_writer_units_total", "Units (requests' transactions) the SQLite writer ran; over batches, the mean batch size.",
 			func(w sqlite.WriterStats) float64 { return float64(w.Units) }),
-		counter("otpgate_sqlite_writer_full_commits_total", "Batches committed with synchronous=FULL (an fsync); the others held only non-durable units.",
-			func(w sqlite.WriterStats) float64 { return float64(w.FullCommits) }),
-		counter("otpgate_sqlite_writer_busy_seconds_total", "Time the SQLite writer spent running batches, commits included; its rate is the writer's utilisation.",
+		counter("otpgate_sqlite_log_syncs_total", "fsyncs of the SQLite write-ahead log, each making the batches committed before it durable.",
+			func(w sqlite.WriterStats) float64 { return float64(w.Syncs) }),
+		counter("otpgate_sqlite_writer_busy_seconds_total", "Time the SQLite writer spent running batches, commits included, fsyncs not; its rate is the writer's utilisation.",
 			func(w sqlite.WriterStats) float64 { return w.Busy.Seconds() }),
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +25,17 @@ import (
 // for a timer to fill (the time one batch takes to commit is the wait that
 // gathers the next), and a failed unit is rolled back by its savepoint rather
 // than rerun alone.
+//
+// Durability is pipelined: the writer commits with synchronous=NORMAL (in
+// WAL mode: the log is written, not synced) and hands the batch to the
+// syncer, which fsyncs the log (for every batch that waits, at once) and
+// only then releases the callers, while the writer already runs the next
+// batch. The log is written in order, so one fsync makes every commit
+// before it durable; and batches are released in the order they committed,
+// so that no answer leaves before anything it read is on disk. This is what
+// synchronous=FULL does (a commit's fsync of the log), moved off the writer.
+// A batch of only non-durable units (otp.NonDurable) needs no fsync of its
+// own; it is released after the batches before it.
 
 // MaxBatch bounds how many units one transaction runs: enough to share one
 // fsync among all the requests a busy server has in flight, few enough that
@@ -63,21 +77,30 @@ func (u *unit) finish(err error) {
 // WriterStats are counters of the writer since Open: how busy it is and how
 // well batching works.
 type WriterStats struct {
-	Batches     int64         // transactions committed or tried
-	Units       int64         // units run (their callers' Tx calls), failed ones too
-	FullCommits int64         // batches committed with synchronous=FULL
-	Busy        time.Duration // time spent running batches, commits included
-	Largest     int           // the most units one batch held
+	Batches int64         // transactions committed or tried
+	Units   int64         // units run (their callers' Tx calls), failed ones too
+	Syncs   int64         // fsyncs of the log, each making one or more batches durable
+	Busy    time.Duration // time the writer spent running batches, commits included, fsyncs not
+	Largest int           // the most units one batch held
+}
+
+// committed is a batch on its way from the writer to the syncer.
+type committed struct {
+	units []*unit
+	sync  bool // a durable unit committed: fsync the log before releasing
 }
 
 type writer struct {
 	conn     *sql.Conn
 	stmts    map[string]*sql.Stmt // statements, prepared on conn
 	controls map[string]*sql.Stmt // controls, prepared on conn
-	// full: the store's synchronous mode is FULL, so durable batches sync;
-	// when it is NORMAL no batch does.
+	// full: the store's synchronous mode is FULL, so durable batches are
+	// synced; when it is NORMAL no batch is.
 	full bool
-	mode string // the connection's synchronous mode now: "FULL" or "NORMAL"
+	// wal is the write-ahead log, which the syncer fsyncs. Nil when it
+	// could not be opened: then the connection commits with FULL itself.
+	wal     *os.File
+	pending chan committed // batches committed, to sync and release in order
 
 	submit  chan *unit
 	waiting atomic.Int64 // callers waiting to hand the writer a unit
@@ -87,9 +110,6 @@ type writer struct {
 
 	statsMu sync.Mutex
 	stats   WriterStats
-
-	// beforeCommit, when set, runs before each COMMIT (tests).
-	beforeCommit func(batch int)
 }
 
 // controls are the statements of the writer's own, run for every batch or
@@ -97,10 +117,11 @@ type writer struct {
 var controls = []string{"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT unit", "RELEASE unit", "ROLLBACK TO unit"}
 
 func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
-	w := &writer{conn: conn, stmts: stmts, full: full, mode: "FULL", controls: map[string]*sql.Stmt{},
-		submit: make(chan *unit), quit: make(chan struct{}), stopped: make(chan struct{})}
-	if !full {
-		w.mode = "NORMAL"
+	w := &writer{conn: conn, stmts: stmts, full: full, controls: map[string]*sql.Stmt{},
+		submit: make(chan *unit), quit: make(chan struct{}), stopped: make(chan struct{}),
+		pending: make(chan committed, MaxBatch)}
+	if full {
+		w.openLog()
 	}
 	for _, q := range controls {
 		// One that fails to prepare runs unprepared (exec).
@@ -110,6 +131,38 @@ func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
 	}
 	go w.loop()
 	return w
+}
+
+// openLog opens the write-ahead log for the syncer and makes the connection
+// commit with NORMAL, or, if that fails, leaves the connection's FULL (each
+// commit syncs in the writer). The log stays the same file while the
+// connection is open: SQLite removes it only when the last connection to
+// the database closes, and rewrites it in place after a checkpoint.
+func (w *writer) openLog() {
+	var seq int
+	var name, path string
+	if err := w.conn.QueryRowContext(writerCtx, `PRAGMA database_list`).Scan(&seq, &name, &path); err != nil || path == "" {
+		return
+	}
+	wal, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	// The log's directory entry must be durable too, as SQLite's FULL
+	// makes it when it creates the log.
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		err = dir.Sync()
+		dir.Close()
+		if err != nil {
+			wal.Close()
+			return
+		}
+	}
+	if _, err := w.conn.ExecContext(writerCtx, "PRAGMA synchronous = NORMAL"); err != nil {
+		wal.Close()
+		return
+	}
+	w.wal = wal
 }
 
 // do runs fn as one unit of a batch and reports its outcome: fn's own error
@@ -145,10 +198,19 @@ func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) er
 func (w *writer) stop() {
 	w.close.Do(func() { close(w.quit) })
 	<-w.stopped
+	if w.wal != nil {
+		w.wal.Close()
+	}
 }
 
 func (w *writer) loop() {
-	defer close(w.stopped)
+	synced := make(chan struct{})
+	go w.syncer(synced)
+	defer func() {
+		close(w.pending)
+		<-synced
+		close(w.stopped)
+	}()
 	batch := make([]*unit, 0, MaxBatch)
 	for {
 		select {
@@ -169,20 +231,56 @@ func (w *writer) loop() {
 			}
 		}
 		start := time.Now()
-		full := w.run(batch)
+		durable := w.run(batch)
 		w.statsMu.Lock()
 		w.stats.Batches++
 		w.stats.Units += int64(len(batch))
 		w.stats.Busy += time.Since(start)
 		w.stats.Largest = max(w.stats.Largest, len(batch))
-		if full {
-			w.stats.FullCommits++
-		}
 		w.statsMu.Unlock()
-		for _, u := range batch {
-			close(u.done)
-		}
+		w.pending <- committed{units: slices.Clone(batch), sync: durable && w.wal != nil}
 		clear(batch)
+	}
+}
+
+// syncer releases the committed batches in order, each once the log is
+// synced past it if it needs that: one fsync for all the batches that
+// wait, while the writer runs the next.
+func (w *writer) syncer(done chan<- struct{}) {
+	defer close(done)
+	for c := range w.pending {
+		group := []committed{c}
+	gather:
+		for {
+			select {
+			case c, ok := <-w.pending:
+				if !ok {
+					break gather
+				}
+				group = append(group, c)
+			default:
+				break gather
+			}
+		}
+		var err error
+		if slices.ContainsFunc(group, func(c committed) bool { return c.sync }) {
+			if err = w.wal.Sync(); err != nil {
+				err = fmt.Errorf("sqlite: sync the log: %w", err)
+			}
+			w.statsMu.Lock()
+			w.stats.Syncs++
+			w.statsMu.Unlock()
+		}
+		for _, c := range group {
+			for _, u := range c.units {
+				if err != nil && c.sync {
+					// Committed, but whether it is on disk nobody
+					// knows: its answer must not leave.
+					u.finish(err)
+				}
+				close(u.done)
+			}
+		}
 	}
 }
 
@@ -199,31 +297,11 @@ func (w *writer) exec(query string) error {
 	return err
 }
 
-// setMode sets the connection's synchronous mode, outside a transaction
-// (SQLite refuses to change it inside one).
-func (w *writer) setMode(mode string) error {
-	if mode == w.mode {
-		return nil
-	}
-	if err := w.exec("PRAGMA synchronous = " + mode); err != nil {
-		return fmt.Errorf("sqlite: synchronous %s: %w", mode, err)
-	}
-	w.mode = mode
-	return nil
-}
-
-// run runs a batch in one transaction and releases every unit of it. It
-// reports whether the batch committed with synchronous=FULL.
-func (w *writer) run(batch []*unit) (full bool) {
+// run runs a batch in one transaction and gives every unit its outcome. It
+// reports whether a durable unit committed, so that the log must be synced
+// before the batch is released.
+func (w *writer) run(batch []*unit) (durable bool) {
 	live := batch
-	mode := "NORMAL"
-	if w.full && anyDurable(live) {
-		mode = "FULL"
-	}
-	if err := w.setMode(mode); err != nil {
-		finishAll(live, err)
-		return false
-	}
 	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		finishAll(live, fmt.Errorf("sqlite: begin: %w", err))
 		return false
@@ -276,26 +354,14 @@ func (w *writer) run(batch []*unit) (full bool) {
 		w.rollback()
 		return false
 	}
-	if w.beforeCommit != nil {
-		w.beforeCommit(len(in))
-	}
 	if err := w.exec("COMMIT"); err != nil {
 		w.rollback()
 		finishAll(in, fmt.Errorf("sqlite: commit: %w", err))
 		return false
 	}
-	full = mode == "FULL"
-	if w.full && !full && anyDurable(in) {
-		// A unit declared non-durable stored an answer: it must be on disk
-		// before the answer leaves.
-		if err := w.syncLog(); err != nil {
-			finishAll(in, err)
-			return true
-		}
-		full = true
-	}
-	finishAll(in, nil)
-	return full
+	// Durable units, and units declared non-durable that stored an answer
+	// (sqlTx.answers): an answer must be on disk before it leaves.
+	return anyDurable(in)
 }
 
 // call runs one unit's fn and reports whether it succeeded; if not, u.err or
@@ -309,21 +375,6 @@ func (w *writer) call(u *unit) (ok bool) {
 	}()
 	u.err = u.fn(newSQLTx(u, w.conn, w.stmts))
 	return u.err == nil
-}
-
-// syncLog makes every commit so far durable: a commit with synchronous=FULL
-// syncs the write-ahead log, and with it the frames of the NORMAL commits
-// before it (the log is written in order). A commit needs a change to write
-// a frame, so this one rewrites the schema version as it is.
-func (w *writer) syncLog() error {
-	if err := w.setMode("FULL"); err != nil {
-		return err
-	}
-	if err := w.exec("BEGIN IMMEDIATE; UPDATE schema_version SET version = version; COMMIT"); err != nil {
-		w.rollback()
-		return fmt.Errorf("sqlite: sync the log: %w", err)
-	}
-	return nil
 }
 
 // abort gives up a batch whose transaction broke: the units that ran
