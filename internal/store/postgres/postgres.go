@@ -168,68 +168,28 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 // importBatch is how many statements of an import go to the server at once.
 const importBatch = 500
 
-// importLink is an association id, a card or a token to insert for an
-// account.
-type importLink struct {
-	account     string
-	association string    // an association id, or
-	card        *otp.Card // a card or a token, to insert into table
-	table       cardTable
-}
-
-// cardTable is a table of cards or of tokens, which have the same shape, and
-// what its errors call one row.
-type cardTable struct{ name, noun string }
-
-var (
-	cardList  = cardTable{"cards", "card"}
-	tokenList = cardTable{"tokens", "token"}
-)
-
 func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
+	pg := sqlstore.PostgreSQL
+	deletes := pg.DeleteLinks()
 	for start := 0; start < len(accounts); start += importBatch {
-		part := accounts[start:min(start+importBatch, len(accounts))]
-		for _, a := range part {
-			t.queue("import account "+a.ID, `INSERT INTO accounts (id, phone, status, updated_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (id) DO UPDATE SET phone = EXCLUDED.phone, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
-				a.ID, a.Phone, string(a.Status), now)
-			for _, table := range []string{"associations", cardList.name, tokenList.name} {
-				t.queue("import account "+a.ID, `DELETE FROM `+table+` WHERE account_id = $1`, a.ID)
+		for _, a := range accounts[start:min(start+importBatch, len(accounts))] {
+			what := "import account " + a.ID
+			query, args := pg.UpsertAccount(a, now)
+			t.queue(what, query, args...)
+			for _, query := range deletes {
+				t.queue(what, query, a.ID)
 			}
 		}
 		if _, err := t.sendQueued(); err != nil {
 			return err
 		}
 	}
-
-	// In the SQLite store's order, so that the same conflict is reported.
-	var links []importLink
-	for _, a := range accounts {
-		for _, as := range a.AssociationIDs {
-			links = append(links, importLink{account: a.ID, association: as})
-		}
-		for i := range a.Cards {
-			links = append(links, importLink{account: a.ID, card: &a.Cards[i], table: cardList})
-		}
-		for i := range a.Tokens {
-			links = append(links, importLink{account: a.ID, card: &a.Tokens[i], table: tokenList})
-		}
-	}
+	links := sqlstore.ImportLinks(accounts)
 	for start := 0; start < len(links); start += importBatch {
 		part := links[start:min(start+importBatch, len(links))]
 		for _, l := range part {
-			what := "import account " + l.account
-			// A row already there (inserted by this import for another account,
-			// or belonging to an account outside it) is a conflict; one that
-			// another transaction is inserting is waited for.
-			if l.card == nil {
-				t.queue(what, `INSERT INTO associations (id, account_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-					l.association, l.account)
-			} else {
-				t.queue(what, `INSERT INTO `+l.table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES ($1, $2, $3, $4, $5, $6)
-					ON CONFLICT (hash) DO NOTHING`,
-					sqlstore.Bytes(l.card.Hash), l.card.SecretID, l.account, l.card.Last4, l.card.ExpiryYear, l.card.ExpiryMonth)
-			}
+			query, args := pg.Insert(l)
+			t.queue("import account "+l.Account, query, args...)
 		}
 		affected, err := t.sendQueued()
 		if err != nil {
@@ -237,28 +197,16 @@ func (t *pgTx) importAccounts(accounts []otp.Account, now int64) error {
 		}
 		for i, n := range affected {
 			if n != 1 {
-				return t.importConflict(part[i])
+				var owner string
+				query, args := pg.Owner(part[i])
+				if _, err := t.QueryRow("import account "+part[i].Account, query, args, &owner); err != nil {
+					return err
+				}
+				return part[i].Conflict("postgres", owner)
 			}
 		}
 	}
 	return nil
-}
-
-// importConflict is the error of a link whose association id, card or token
-// exists.
-func (t *pgTx) importConflict(l importLink) error {
-	var owner string
-	query, arg := `SELECT account_id FROM associations WHERE id = $1`, any(l.association)
-	if l.card != nil {
-		query, arg = `SELECT account_id FROM `+l.table.name+` WHERE hash = $1`, sqlstore.Bytes(l.card.Hash)
-	}
-	if _, err := t.QueryRow("import account "+l.account, query, []any{arg}, &owner); err != nil {
-		return err
-	}
-	if l.card == nil {
-		return fmt.Errorf("postgres: import account %s: associationId %q already belongs to account %s", l.account, l.association, owner)
-	}
-	return fmt.Errorf("postgres: import account %s: the %s ending %s already belongs to account %s", l.account, l.table.noun, l.card.Last4, owner)
 }
 
 // Purge deletes records past their retention, at most s.batch rows per

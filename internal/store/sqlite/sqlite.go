@@ -176,68 +176,38 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 }
 
 func importAccounts(ctx context.Context, tx *sql.Conn, accounts []otp.Account) error {
+	lite := sqlstore.SQLite
 	now := time.Now().UnixMilli()
 	for _, a := range accounts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, phone, status, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET phone = excluded.phone, status = excluded.status, updated_at = excluded.updated_at`,
-			a.ID, a.Phone, string(a.Status), now); err != nil {
+		query, args := lite.UpsertAccount(a, now)
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 		}
-		for _, table := range []string{"associations", "cards", "tokens"} {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = ?`, a.ID); err != nil {
+		for _, query := range lite.DeleteLinks() {
+			if _, err := tx.ExecContext(ctx, query, a.ID); err != nil {
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
 		}
 	}
-	for _, a := range accounts {
-		for _, as := range a.AssociationIDs {
-			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT account_id FROM associations WHERE id = ?`, as).Scan(&owner)
-			switch {
-			case err == nil:
-				return fmt.Errorf("sqlite: import account %s: associationId %q already belongs to account %s", a.ID, as, owner)
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO associations (id, account_id) VALUES (?, ?)`, as, a.ID); err != nil {
-				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
-			}
+	for _, l := range sqlstore.ImportLinks(accounts) {
+		query, args := lite.Insert(l)
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", l.Account, err)
 		}
-		if err := importCards(ctx, tx, a.ID, cardList, a.Cards); err != nil {
-			return err
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", l.Account, err)
 		}
-		if err := importCards(ctx, tx, a.ID, tokenList, a.Tokens); err != nil {
-			return err
+		if n == 1 {
+			continue
 		}
-	}
-	return nil
-}
-
-// cardTable is a table of cards or of tokens, which have the same shape, and
-// what its errors call one row.
-type cardTable struct{ name, noun string }
-
-var (
-	cardList  = cardTable{"cards", "card"}
-	tokenList = cardTable{"tokens", "token"}
-)
-
-// importCards inserts the cards (or tokens) of one account. One that belongs
-// to another account already is a conflict, named by its last four digits.
-func importCards(ctx context.Context, tx *sql.Conn, accountID string, table cardTable, cards []otp.Card) error {
-	for _, c := range cards {
 		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT account_id FROM `+table.name+` WHERE hash = ?`, c.Hash).Scan(&owner)
-		switch {
-		case err == nil:
-			return fmt.Errorf("sqlite: import account %s: the %s ending %s already belongs to account %s", accountID, table.noun, c.Last4, owner)
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
+		query, args = lite.Owner(l)
+		if err := tx.QueryRowContext(ctx, query, args...).Scan(&owner); err != nil {
+			return fmt.Errorf("sqlite: import account %s: %w", l.Account, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table.name+` (hash, secret_id, account_id, last4, expiry_year, expiry_month) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.Hash, c.SecretID, accountID, c.Last4, c.ExpiryYear, c.ExpiryMonth); err != nil {
-			return fmt.Errorf("sqlite: import account %s: %w", accountID, err)
-		}
+		return l.Conflict("sqlite", owner)
 	}
 	return nil
 }

@@ -99,3 +99,27 @@ func TestPurgeSteps(t *testing.T) {
 		t.Errorf("SQLite purge of events = %q, want %q", SQLite.PurgeSteps(otp.PurgeBefore{})[2].Query, want)
 	}
 }
+
+// TestImportLinks: links go in account order, association ids before cards
+// before tokens, so that both engines report the same first conflict, and a
+// conflict names a card by its last four digits only.
+func TestImportLinks(t *testing.T) {
+	links := ImportLinks([]otp.Account{
+		{ID: "A1", AssociationIDs: []string{"as-1"}, Tokens: []otp.Card{{Last4: "0005"}}, Cards: []otp.Card{{Last4: "0001"}}},
+		{ID: "A2", AssociationIDs: []string{"as-2"}},
+	})
+	var got []string
+	for _, l := range links {
+		got = append(got, l.Account+":"+l.Association+l.Table.Noun)
+	}
+	if want := "A1:as-1 A1:card A1:token A2:as-2"; strings.Join(got, " ") != want {
+		t.Errorf("ImportLinks = %q, want %q", strings.Join(got, " "), want)
+	}
+	err := links[1].Conflict("sqlite", "B7")
+	if want := "sqlite: import account A1: the card ending 0001 already belongs to account B7"; err == nil || err.Error() != want {
+		t.Errorf("Conflict = %v, want %s", err, want)
+	}
+	if q, _ := PostgreSQL.Insert(links[2]); !strings.HasPrefix(q, "INSERT INTO tokens") || !strings.Contains(q, "ON CONFLICT (hash) DO NOTHING") {
+		t.Errorf("the insert of a token: %s", q)
+	}
+}
