@@ -381,3 +381,31 @@ func TestMigrateHashesPhones(t *testing.T) {
 		t.Errorf("a challenge inserted without the phone column: %v", err)
 	}
 }
+
+// TestFailedWriteCommitsNothing: writes travel with the COMMIT; one that
+// fails there is reported under its own name, and the COMMIT after it never
+// runs, so the writes before it are not committed either.
+func TestFailedWriteCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.NewDatabase(t), postgres.Options{MaxRetries: -1})
+	ch := &otp.Challenge{ID: "x", AccountID: "A1", SecretID: "k1", CodeMAC: []byte{1},
+		State: otp.ChallengeLive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)}
+	if err := s.Tx(ctx, func(tx otp.Tx) error { return tx.InsertChallenge(ch) }); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Tx(ctx, func(tx otp.Tx) error {
+		if _, err := tx.LockChallenge("x"); err != nil { // a read first: the writes go with the COMMIT
+			return err
+		}
+		if err := tx.AddEvent(otp.EventSend, "account:A1", time.Now()); err != nil {
+			return err
+		}
+		return tx.InsertChallenge(ch) // the same id again
+	})
+	if err == nil || !strings.Contains(err.Error(), "insert challenge") {
+		t.Errorf("Tx with a duplicate challenge = %v, want the insert's unique violation", err)
+	}
+	if n := countEvents(t, s); n != 0 {
+		t.Errorf("%d events committed by a transaction whose last write failed", n)
+	}
+}
