@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -102,8 +101,8 @@ type writer struct {
 	wal     *os.File
 	pending chan committed // batches committed, to sync and release in order
 
+	// submit queues the units for the next batch, in the order they came.
 	submit  chan *unit
-	waiting atomic.Int64 // callers waiting to hand the writer a unit
 	quit    chan struct{}
 	stopped chan struct{}
 	close   sync.Once
@@ -118,7 +117,7 @@ var controls = []string{"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT unit
 
 func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
 	w := &writer{conn: conn, stmts: stmts, full: full, controls: map[string]*sql.Stmt{},
-		submit: make(chan *unit), quit: make(chan struct{}), stopped: make(chan struct{}),
+		submit: make(chan *unit, MaxBatch), quit: make(chan struct{}), stopped: make(chan struct{}),
 		pending: make(chan committed, MaxBatch)}
 	if full {
 		w.openLog()
@@ -173,20 +172,26 @@ func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) er
 		return err
 	}
 	u := &unit{ctx: ctx, fn: fn, durable: durable, done: make(chan struct{})}
-	w.waiting.Add(1)
 	select {
 	case w.submit <- u:
-		w.waiting.Add(-1)
 	case <-ctx.Done():
-		w.waiting.Add(-1)
 		return ctx.Err()
 	case <-w.stopped:
-		w.waiting.Add(-1)
 		return errClosed
 	}
 	// The writer has the unit: wait for its batch whatever ctx says, so
 	// that a caller never reports failure for a change that was committed.
-	<-u.done
+	select {
+	case <-u.done:
+	case <-w.stopped:
+		// Every unit the writer ran was released before it stopped: one
+		// still in the queue never ran.
+		select {
+		case <-u.done:
+		default:
+			return errClosed
+		}
+	}
 	if u.panicked != nil {
 		panic(u.panicked)
 	}

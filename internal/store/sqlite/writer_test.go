@@ -15,8 +15,8 @@ import (
 )
 
 // batchOf runs fns as the units of one batch: a first unit holds the writer
-// until every fn's caller waits to hand it over, in order, so that they all
-// join the next batch in that order. It returns each fn's Tx error.
+// until every fn's caller has queued it, one after the other, so that they
+// all join the next batch in that order. It returns each fn's Tx error.
 func batchOf(t *testing.T, s *Store, ctxs []context.Context, fns ...func(tx *sqlTx) error) []error {
 	t.Helper()
 	hold, held := make(chan struct{}), make(chan struct{})
@@ -38,7 +38,7 @@ func batchOf(t *testing.T, s *Store, ctxs []context.Context, fns ...func(tx *sql
 			defer wg.Done()
 			errs[i] = s.w.do(ctx, true, fn)
 		}()
-		waitFor(t, func() bool { return s.w.waiting.Load() == int64(i+1) })
+		waitFor(t, func() bool { return len(s.w.submit) == i+1 })
 	}
 	before := s.WriterStats().Batches // the holding unit's batch is still running
 	close(hold)
@@ -237,10 +237,10 @@ func TestBatchPanic(t *testing.T) {
 			panic("unit panic")
 		})
 	}()
-	waitFor(t, func() bool { return s.w.waiting.Load() == 1 })
+	waitFor(t, func() bool { return len(s.w.submit) == 1 })
 	after := make(chan error, 1)
 	go func() { after <- s.w.do(context.Background(), true, insertRequest("Q")) }()
-	waitFor(t, func() bool { return s.w.waiting.Load() == 2 })
+	waitFor(t, func() bool { return len(s.w.submit) == 2 })
 	close(hold)
 	<-done
 	if recovered != "unit panic" {
