@@ -50,8 +50,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	_, statErr := os.Stat("otpgate-data")
+	hadDataDir := statErr == nil
 	code := m.Run()
 	os.RemoveAll(dir)
+	// A serve given no --data-dir keeps its data (the audit log, at least)
+	// in ./otpgate-data: here, the source tree. Every test must point it at
+	// a temporary directory instead (e2eStart does for the audit log).
+	if _, err := os.Stat("otpgate-data"); err == nil && !hadDataDir {
+		fmt.Fprintln(os.Stderr, "e2e: a test left otpgate-data/ in the source tree; give its serve a --data-dir or --audit-log")
+		os.RemoveAll("otpgate-data")
+		code = 1
+	}
 	os.Exit(code)
 }
 
@@ -105,7 +115,8 @@ type e2eProc struct {
 // --admin-listen gets a port of its own rather than the default, which the
 // tests running in parallel would share; without --queue-wait, a long one,
 // so that the bursts of requests some tests fire on a busy machine queue
-// for the --max-in-flight slots rather than be shed.
+// for the --max-in-flight slots rather than be shed; without --data-dir or
+// --audit-log, an audit log in a temporary directory.
 func e2eStart(t *testing.T, env []string, args ...string) *e2eProc {
 	t.Helper()
 	given := func(flag string) bool {
@@ -117,6 +128,11 @@ func e2eStart(t *testing.T, env []string, args ...string) *e2eProc {
 		}
 		if !given("--queue-wait") {
 			args = append(args, "--queue-wait", "10s")
+		}
+		// Without a data directory (the PostgreSQL tests), the audit log
+		// would go to ./otpgate-data, in the source tree.
+		if !given("--data-dir") && !given("--audit-log") {
+			args = append(args, "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
 		}
 	}
 	p := &e2eProc{t: t, stdout: &e2eBuffer{}, stderr: &e2eBuffer{}, done: make(chan struct{})}
