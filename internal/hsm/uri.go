@@ -66,6 +66,12 @@ func ParseURI(s string) (*URI, error) {
 	u := &URI{raw: s}
 	rest := s[len(Scheme):]
 	path, query, _ := strings.Cut(rest, "?")
+	// Refuse a PIN before anything else: every later error quotes the URI.
+	for attr := range strings.SplitSeq(query, "&") {
+		if name, _, _ := strings.Cut(attr, "="); strings.EqualFold(name, "pin-value") {
+			return nil, fmt.Errorf("hsm: a pkcs11: URI with pin-value: a PIN on the command line shows in process listings; use pin-source=FILE, %s or %s", EnvPINFile, EnvPIN)
+		}
+	}
 	for attr := range strings.SplitSeq(path, ";") {
 		if attr == "" {
 			continue
@@ -110,9 +116,6 @@ func ParseURI(s string) (*URI, error) {
 				u.PINSource = value
 			case "x-public-key":
 				u.PublicKey = value
-			case "pin-value":
-				// Do not echo the URI: it holds the PIN.
-				return nil, fmt.Errorf("hsm: a pkcs11: URI with pin-value: a PIN on the command line shows in process listings; use pin-source=FILE, %s or %s", EnvPINFile, EnvPIN)
 			case "module-name":
 				return nil, fmt.Errorf("hsm: %s: module-name is not supported; give the module's file with module-path= or %s", s, EnvModule)
 			default:

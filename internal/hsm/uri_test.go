@@ -24,6 +24,9 @@ func TestParseURI(t *testing.T) {
 		{"pkcs11:token=t", "name the key"},
 		{"pkcs11:token=t;serial=1;object=k", "not both"},
 		{"pkcs11:token=t;object=k?pin-value=1234", "pin-source"},
+		// Errors quote the URI: one with a PIN must not reach them.
+		{"pkcs11:token=t;object=k;colour=red?PIN-VALUE=1234", "pin-source"},
+		{"pkcs11:object=k?module-path=%zz&pin-value=1234", "pin-source"},
 		{"pkcs11:token=t;object=k;colour=red", `unknown path attribute "colour"`},
 		{"pkcs11:token=t;object=k?x-colour=red", `unknown query attribute "x-colour"`},
 		{"pkcs11:token=t;object=k%zz", "percent-encoding"},
