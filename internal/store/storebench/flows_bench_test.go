@@ -4,13 +4,14 @@
 // normal durability, in one run, so that their ratio is measured on the same
 // machine at the same moment.
 //
-//	go test -run - -bench Flows -benchtime 5s ./internal/store/storebench
+//	go test -run - -bench Flows -benchtime 5s ./internal/store/storebench [-clients 4]
 package storebench_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,8 +35,9 @@ import (
 )
 
 // clients is how many goroutines per GOMAXPROCS run flows at once
-// (b.SetParallelism): 8 on the 2-core machines, as `simulate load --workers 8`.
-const clients = 4
+// (b.SetParallelism): by default 8 on the 2-core machines, as `simulate load
+// --workers 8`.
+var clients = flag.Int("clients", 4, "flows at once per GOMAXPROCS")
 
 // accounts is how many accounts the directory holds; each client uses one.
 const accounts = 1000
@@ -148,7 +150,7 @@ func runFlows(b *testing.B, st otp.Store) {
 	if sq != nil {
 		before = sq.WriterStats()
 	}
-	b.SetParallelism(clients)
+	b.SetParallelism(*clients)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -181,6 +183,6 @@ func runFlows(b *testing.B, st otp.Store) {
 	if sq != nil {
 		w := sq.WriterStats()
 		b.ReportMetric(float64(w.Units-before.Units)/float64(max(w.Batches-before.Batches, 1)), "units/batch")
-		b.ReportMetric((w.Busy - before.Busy).Seconds()/elapsed.Seconds(), "writer-busy")
+		b.ReportMetric((w.Busy-before.Busy).Seconds()/elapsed.Seconds(), "writer-busy")
 	}
 }
