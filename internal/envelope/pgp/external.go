@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -98,26 +97,11 @@ func GenerateExternalKey(name, email string, lifetime time.Duration, now time.Ti
 			return nil, fmt.Errorf("pgp: RSA key size %d outside %d..%d", bits, MinRSABits, MaxRSABits)
 		}
 	}
-	if lifetime == 0 {
-		lifetime = DefaultKeyLifetime
+	cfg, err := keyConfig(lifetime, now)
+	if err != nil {
+		return nil, err
 	}
-	secs := lifetime / time.Second
-	if secs < 1 || secs > math.MaxUint32 {
-		return nil, fmt.Errorf("pgp: key lifetime %v outside 1s..136y", lifetime)
-	}
-	if now.IsZero() {
-		now = time.Now()
-	}
-	// The same settings as GenerateKey: SHA-384 and AES-256 preferred, no
-	// compression, no AEAD advertised.
-	cfg := &packet.Config{
-		DefaultHash:                           crypto.SHA384,
-		DefaultCipher:                         packet.CipherAES256,
-		DefaultCompressionAlgo:                packet.CompressionNone,
-		KeyLifetimeSecs:                       uint32(secs),
-		Time:                                  func() time.Time { return now },
-		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
-	}
+	now = cfg.Now()
 	primary := &packet.PrivateKey{PublicKey: *packet.NewRSAPublicKey(now, signPub), PrivateKey: signer}
 	e := &openpgp.Entity{
 		PrimaryKey:       &primary.PublicKey,
@@ -131,7 +115,7 @@ func GenerateExternalKey(name, email string, lifetime time.Duration, now time.Ti
 
 	sub := &packet.PrivateKey{PublicKey: *packet.NewRSAPublicKey(now, encPub), PrivateKey: decrypter}
 	sub.IsSubkey = true
-	lifetimeSecs := uint32(secs)
+	lifetimeSecs := cfg.KeyLifetimeSecs
 	binding := &packet.Signature{
 		Version:                   e.PrimaryKey.Version,
 		SigType:                   packet.SigTypeSubkeyBinding,

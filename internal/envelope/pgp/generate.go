@@ -34,26 +34,11 @@ func GenerateKey(name, email string, bits int, lifetime time.Duration, now time.
 	if bits < MinRSABits || bits > MaxRSABits {
 		return nil, fmt.Errorf("pgp: RSA key size %d outside %d..%d", bits, MinRSABits, MaxRSABits)
 	}
-	if lifetime == 0 {
-		lifetime = DefaultKeyLifetime
+	cfg, err := keyConfig(lifetime, now)
+	if err != nil {
+		return nil, err
 	}
-	secs := lifetime / time.Second
-	if secs < 1 || secs > math.MaxUint32 {
-		return nil, fmt.Errorf("pgp: key lifetime %v outside 1s..136y", lifetime)
-	}
-	if now.IsZero() {
-		now = time.Now()
-	}
-	cfg := &packet.Config{
-		Algorithm:                             packet.PubKeyAlgoRSA,
-		RSABits:                               bits,
-		DefaultHash:                           crypto.SHA384,
-		DefaultCipher:                         packet.CipherAES256,
-		DefaultCompressionAlgo:                packet.CompressionNone,
-		KeyLifetimeSecs:                       uint32(secs),
-		Time:                                  func() time.Time { return now },
-		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
-	}
+	cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, bits
 	e, err := openpgp.NewEntity(name, "", email, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgp: generate key: %w", err)
@@ -66,13 +51,39 @@ func GenerateKey(name, email string, bits int, lifetime time.Duration, now time.
 	}
 	sk := &e.Subkeys[0]
 	binding := sk.Bindings[0].Packet
-	lifetimeSecs := uint32(secs)
+	lifetimeSecs := cfg.KeyLifetimeSecs
 	binding.KeyLifetimeSecs = &lifetimeSecs
 	if err := binding.SignKey(sk.PublicKey, e.PrivateKey, cfg); err != nil {
 		return nil, fmt.Errorf("pgp: generate key: %w", err)
 	}
 	sk.Bindings[0].Valid = nil
 	return e, nil
+}
+
+// keyConfig is the configuration both GenerateKey and GenerateExternalKey
+// make a key with, so that a key in a token gets the same preferences as one
+// in a file: created at now (zero: time.Now), expiring after lifetime (0:
+// DefaultKeyLifetime), SHA-384 and AES-256 preferred, no compression, no
+// AEAD advertised.
+func keyConfig(lifetime time.Duration, now time.Time) (*packet.Config, error) {
+	if lifetime == 0 {
+		lifetime = DefaultKeyLifetime
+	}
+	secs := lifetime / time.Second
+	if secs < 1 || secs > math.MaxUint32 {
+		return nil, fmt.Errorf("pgp: key lifetime %v outside 1s..136y", lifetime)
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return &packet.Config{
+		DefaultHash:                           crypto.SHA384,
+		DefaultCipher:                         packet.CipherAES256,
+		DefaultCompressionAlgo:                packet.CompressionNone,
+		KeyLifetimeSecs:                       uint32(secs),
+		Time:                                  func() time.Time { return now },
+		NonDeterministicSignaturesViaNotation: packet.BoolPointer(false),
+	}, nil
 }
 
 // WritePrivateKey writes e's private key, armored, to a new file of mode
