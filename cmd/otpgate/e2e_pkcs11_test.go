@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,20 @@ func TestE2EHSMServe(t *testing.T) {
 		}
 		return stdout
 	}
+	// A taken --out is refused before the token makes a key: the label
+	// stays free for the retry below, and the file is left as it was.
+	taken := writeFile(t, dir, "taken.asc", "someone's file\n")
+	code, _, stderr := e2eRun(t, 60*time.Second, env, "keys", "generate", "--scheme", "pgp", "--bits", "2048", "--pkcs11", "pkcs11:token=e2e-hsm;object=ours", "--out", taken)
+	if b, _ := os.ReadFile(taken); code == 0 || !strings.Contains(stderr, "exists") || string(b) != "someone's file\n" {
+		t.Fatalf("keys generate --pkcs11 onto an existing --out: exit %d, file %q\n%s", code, b, stderr)
+	}
+	outputs = append(outputs, stderr)
+	// A generation that fails leaves no --out behind to be mistaken for a key.
+	code, _, stderr = e2eRun(t, 60*time.Second, env, "keys", "generate", "--scheme", "pgp", "--bits", "2048", "--pkcs11", "pkcs11:token=no-such-token;object=ours", "--out", path("ghost.asc"))
+	if _, err := os.Stat(path("ghost.asc")); code == 0 || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys generate --pkcs11 into a missing token: exit %d, --out left behind: %v\n%s", code, err == nil, stderr)
+	}
+	outputs = append(outputs, stderr)
 	gen := run("keys", "generate", "--scheme", "pgp", "--bits", "2048", "--pkcs11", "pkcs11:token=e2e-hsm;object=ours", "--out", path("ours.pub.asc"))
 	ref := "pkcs11:token=e2e-hsm;object=ours?x-public-key=" + path("ours.pub.asc")
 	if !strings.Contains(gen, "--pgp-key '"+ref+"'") {

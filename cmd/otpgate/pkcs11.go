@@ -172,7 +172,23 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 	if u.Object == "" || len(u.ID) > 0 {
 		return fmt.Errorf("--pkcs11 %s: name the new key by object=LABEL alone (its key pairs get random ids)", u)
 	}
-	tk, err := hsm.NewTokens(os.Getenv).Open(u)
+	// Take --out before making anything: a key pair made in the token
+	// cannot be made again under its label, so a taken --out found only
+	// afterwards would leave a key nobody has the public part of.
+	out, err := createNewFile(c.Out, 0o644)
+	if err != nil {
+		return err
+	}
+	written := false
+	defer func() {
+		if !written {
+			out.Close()
+			os.Remove(c.Out)
+		}
+	}()
+	tokens := hsm.NewTokens(os.Getenv)
+	defer tokens.Close()
+	tk, err := tokens.Open(u)
 	if err != nil {
 		return err
 	}
@@ -227,9 +243,13 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 		}
 		printKeys(os.Stdout, joseKeyInfo((&jose.KeySet{Ours: []*jose.Key{k}}).Info(now)))
 	}
-	if err := writeNewFile(c.Out, public, 0o644); err != nil {
+	if _, err := out.Write(public); err != nil {
 		return err
 	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	written = true
 	sep := "?"
 	if strings.Contains(u.String(), "?") {
 		sep = "&"
@@ -252,19 +272,11 @@ func tokenLabel(u *hsm.URI) string {
 	return "serial " + u.Serial
 }
 
-// writeNewFile writes data to a new file; an existing one is an error.
-func writeNewFile(path string, data []byte, mode os.FileMode) error {
+// createNewFile creates a file that must not exist yet.
+func createNewFile(path string, mode os.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("%s exists: key files are never overwritten; choose another --out", path)
+		return nil, fmt.Errorf("%s exists: key files are never overwritten; choose another --out", path)
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return f, err
 }
