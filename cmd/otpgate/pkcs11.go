@@ -255,7 +255,7 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 		sep = "&"
 	}
 	ref := u.String() + sep + "x-public-key=" + uriEscaper.Replace(c.Out)
-	fmt.Printf("\nmade a %s key in token %s (sensitive, not extractable); its public part is in %s\n", c.Scheme, tokenLabel(u), c.Out)
+	fmt.Printf("\nmade a %s key in token %s (sensitive, not extractable); its public part is in %s\n", c.Scheme, u.TokenName(), c.Out)
 	fmt.Printf("Serve with it:        otpgate serve --%s-key '%s' …\n", c.Scheme, ref)
 	fmt.Printf("Give Google its public part: %s\n", c.Out)
 	return nil
@@ -264,13 +264,6 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 // uriEscaper percent-encodes what may not stand in a pkcs11: URI's
 // attribute value (RFC 7512 §2.3).
 var uriEscaper = strings.NewReplacer("%", "%25", ";", "%3B", "?", "%3F", "&", "%26", " ", "%20", "'", "%27")
-
-func tokenLabel(u *hsm.URI) string {
-	if u.Token != "" {
-		return fmt.Sprintf("%q", u.Token)
-	}
-	return "serial " + u.Serial
-}
 
 // createNewFile creates a file that must not exist yet.
 func createNewFile(path string, mode os.FileMode) (*os.File, error) {

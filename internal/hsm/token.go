@@ -54,9 +54,9 @@ func (t *Tokens) Open(u *URI) (*Token, error) {
 	ctx, err := crypto11.Configure(&crypto11.Config{Path: module, TokenLabel: u.Token, TokenSerial: u.Serial, Pin: pin})
 	if err != nil {
 		// crypto11's errors name the module and token, never the PIN.
-		return nil, fmt.Errorf("hsm: open token %s with module %s: %w", tokenName(u), module, err)
+		return nil, fmt.Errorf("hsm: open token %s with module %s: %w", u.TokenName(), module, err)
 	}
-	tk := &Token{ctx: ctx, label: tokenName(u)}
+	tk := &Token{ctx: ctx, label: u.TokenName()}
 	t.open[key] = tk
 	return tk, nil
 }
@@ -71,13 +71,6 @@ func (t *Tokens) Close() error {
 		delete(t.open, k)
 	}
 	return errors.Join(errs...)
-}
-
-func tokenName(u *URI) string {
-	if u.Token != "" {
-		return fmt.Sprintf("%q", u.Token)
-	}
-	return "serial " + u.Serial
 }
 
 // KeyPairs returns every key pair that u's object and id match. Each value

@@ -56,6 +56,15 @@ type URI struct {
 // refused by ParseURI).
 func (u *URI) String() string { return u.raw }
 
+// TokenName names the URI's token for a message: its label, quoted, or its
+// serial number.
+func (u *URI) TokenName() string {
+	if u.Token != "" {
+		return fmt.Sprintf("%q", u.Token)
+	}
+	return "serial " + u.Serial
+}
+
 // ParseURI parses a pkcs11: URI. It requires a token (by label or serial)
 // and an object label or id, and refuses pin-value: a PIN in a URI ends up
 // in process listings, shell histories and logs.
