@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/hsm"
+	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
 )
 
 // e2eBinary is the otpgate binary built by TestMain.
@@ -54,6 +55,7 @@ func TestMain(m *testing.M) {
 	hadDataDir := statErr == nil
 	code := m.Run()
 	os.RemoveAll(dir)
+	softhsmtest.Cleanup() // the token of the HSM tests (-tags pkcs11)
 	// A serve given no --data-dir keeps its data (the audit log, at least)
 	// in ./otpgate-data: here, the source tree. Every test must point it at
 	// a temporary directory instead (e2eStart does for the audit log).

@@ -9,12 +9,19 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/otpgate/otpgate/internal/hsm"
 	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	softhsmtest.Cleanup()
+	os.Exit(code)
+}
 
 // TestToken: a key pair generated in a real token (SoftHSM2) signs and
 // decrypts there, is found again by its URI, and cannot be read out.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,12 @@ import (
 	"github.com/otpgate/otpgate/internal/hsm"
 	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	softhsmtest.Cleanup()
+	os.Exit(code)
+}
 
 // The node jose interoperability tests again, with our key in a real
 // PKCS#11 token (SoftHSM2): JWE key decryption and JWS signing run in the

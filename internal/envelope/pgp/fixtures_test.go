@@ -14,6 +14,8 @@ import (
 	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
 )
 
 // The fixtures are made once per test binary, lazily so that a benchmark-only
@@ -25,6 +27,7 @@ func TestMain(m *testing.M) {
 	for _, g := range homes {
 		g.close()
 	}
+	softhsmtest.Cleanup() // the token of the HSM tests (-tags pkcs11)
 	os.Exit(code)
 }
 

@@ -5,9 +5,10 @@
 //
 // SoftHSM reads its configuration (SOFTHSM2_CONF) once, when the module is
 // initialised, and a process initialises a module once; so every token of a
-// test process lives in one directory, made on first use. A test process
-// that ends without cleaning up leaves that directory behind: the next one
-// removes directories of processes that no longer run.
+// test process lives in one directory, made on first use. A package whose
+// tests use tokens calls Cleanup from its TestMain; a test process that ends
+// without it (killed, or a test that exits) leaves that directory behind,
+// and the next one removes directories of processes that no longer run.
 package softhsmtest
 
 import (
@@ -143,6 +144,14 @@ func setup() {
 	setupErr = os.WriteFile(conf, []byte("directories.tokendir = "+tokenDir+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
 	if setupErr == nil {
 		setupErr = os.Setenv("SOFTHSM2_CONF", conf)
+	}
+}
+
+// Cleanup removes this process's token directory, if it made one. Call it
+// from TestMain once m.Run has returned: the tokens in it are gone after.
+func Cleanup() {
+	if tokenDir != "" {
+		os.RemoveAll(filepath.Dir(tokenDir))
 	}
 }
 
