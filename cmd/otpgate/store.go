@@ -17,7 +17,7 @@ import (
 type storeFlags struct {
 	DatabaseURL      string `name:"database-url" help:"PostgreSQL URL (postgres://user:pass@host/db); without it the embedded SQLite database in --data-dir is used." placeholder:"URL"`
 	DatabaseMaxConns int32  `name:"database-max-conns" help:"PostgreSQL pool size per instance; 0: the URL's pool_max_conns, else the larger of 4 and the CPU count." default:"0"`
-	SQLiteSync       string `name:"sqlite-synchronous" help:"SQLite durability: full syncs every commit (an answer survives a power cut); normal survives a crash of otpgate but not of the machine, for about twice the throughput." enum:"full,normal" default:"full"`
+	SQLiteSync       string `name:"sqlite-synchronous" help:"SQLite durability: full answers only once the log is synced (an answer survives a power cut; one fsync serves a batch of requests); normal survives a crash of otpgate but not of the machine (docs/durability.md)." enum:"full,normal" default:"full"`
 }
 
 // store is what the commands need of either engine.
