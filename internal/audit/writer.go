@@ -15,6 +15,14 @@ import (
 	"time"
 )
 
+// ErrInUse is the error of Open when another process (another otpgate)
+// writes the log already: two writers would interleave their records, and
+// verify would then find the chain broken.
+var ErrInUse = errors.New("in use by another process")
+
+// errHeld is tryLock's answer when another open file holds the lock.
+var errHeld = errors.New("the lock is held")
+
 // Stdout is the path that writes the log to standard output, for a
 // collector (journald, a log shipper) that keeps it: such a chain starts
 // afresh with each process, as nothing can be read back to resume it.
@@ -48,6 +56,10 @@ type Log struct {
 	path string
 	opts Options
 
+	lock *os.File // held from Open to Close; nil on standard output
+
+	written atomic.Uint64 // records written, opening ones included
+
 	mu     sync.Mutex
 	f      *os.File  // nil when writing to standard output
 	out    io.Writer // f, or standard output
@@ -62,7 +74,10 @@ type Log struct {
 }
 
 // Open opens the log at path, or Stdout, and appends the record that
-// starts this run. An existing file's chain is resumed from its last record;
+// starts this run. The log is then this process's alone until Close: it
+// holds an exclusive lock on LockPath(path) (a file beside the log, so that
+// a rotation, which renames the log, keeps it), and a second writer is
+// refused with ErrInUse. An existing file's chain is resumed from its last record;
 // a last line that a crash tore (an incomplete write) is kept, ended with a
 // newline, and named by the opening record (its length and SHA-256), which
 // links to the last whole record before it. A missing or empty file
@@ -82,14 +97,66 @@ func Open(path string, o Options) (*Log, error) {
 		}
 		return l, nil
 	}
-	if err := l.openFile(ReasonStart); err != nil {
+	f, err := openLogFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if l.lock, err = lockLog(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := l.resume(f, ReasonStart); err != nil {
+		l.lock.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
+// LockPath is the file whose lock a writer of the log at path holds: beside
+// it, hidden, so that the rotated files' pattern (FILE.*) does not take it
+// in. It is left in place when the writer closes: its lock, not its
+// presence, says the log is in use.
+func LockPath(path string) string {
+	dir, base := filepath.Split(path)
+	return filepath.Join(dir, "."+base+".lock")
+}
+
+// lockLog opens the lock file of the log at path and takes its lock, or
+// says who holds it.
+func lockLog(path string) (*os.File, error) {
+	name := LockPath(path)
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := tryLock(f); err != nil {
+		f.Close()
+		return nil, lockError(path, err)
+	}
+	return f, nil
+}
+
+func lockError(path string, err error) error {
+	if errors.Is(err, errHeld) {
+		return fmt.Errorf("audit: %s is %w: another otpgate writes it (it holds %s); give each instance its own audit log", path, ErrInUse, LockPath(path))
+	}
+	return fmt.Errorf("audit: locking %s: %w", path, err)
+}
+
+func openLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return f, nil
+}
+
 // Path is where the log writes: its file, or Stdout.
 func (l *Log) Path() string { return l.path }
+
+// Written is how many records this Log has written since Open, the
+// audit.opened records of the start, rotations and repairs included.
+func (l *Log) Written() uint64 { return l.written.Load() }
 
 // Head returns the sequence number and hash of the last record written: an
 // anchor that audit verify --anchor can later check the chain still holds.
@@ -166,6 +233,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.lock != nil {
+		// After the file's close: the next writer starts from its end.
+		defer l.lock.Close()
+	}
 	if l.f == nil {
 		return nil
 	}
@@ -220,6 +291,7 @@ func (l *Log) writeRaw(event string, fields json.RawMessage) error {
 		return fmt.Errorf("audit: writing %s: %w", l.path, err)
 	}
 	l.seq, l.head = rec.Seq, hashLine(line[:len(line)-1])
+	l.written.Add(1)
 	return nil
 }
 
@@ -319,16 +391,16 @@ func (l *Log) reopen(reason string) error {
 	}
 	l.f.Close()
 	l.f, l.out = nil, nil
-	return l.openFile(reason)
+	f, err := openLogFile(l.path)
+	if err != nil {
+		return err
+	}
+	return l.resume(f, reason)
 }
 
-// openFile opens the log's file, resumes its chain and writes the opening
-// record.
-func (l *Log) openFile(reason string) error {
-	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
+// resume continues the chain of the log's file f, just opened, and writes
+// the opening record; it closes f on failure.
+func (l *Log) resume(f *os.File, reason string) error {
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
