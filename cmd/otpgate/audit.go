@@ -76,7 +76,7 @@ func (b *byteSize) UnmarshalText(text []byte) error {
 type auditTrail struct {
 	log     *audit.Log
 	logger  *slog.Logger
-	written prometheus.Counter
+	written prometheus.CounterFunc // the log's own count: it sees the audit.opened records too
 	failed  prometheus.Counter
 }
 
@@ -85,10 +85,11 @@ type auditTrail struct {
 // serve unaudited.
 func (c *serveCmd) openAudit(logger *slog.Logger) (*auditTrail, error) {
 	t := &auditTrail{logger: logger,
-		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "otpgate_audit_records_total", Help: "Audit records written."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "otpgate_audit_write_errors_total",
 			Help: "Audit records that could not be written (each is also logged at error level)."}),
 	}
+	t.written = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpgate_audit_records_total",
+		Help: "Audit records written, those the log writes itself when it opens and rotates included."}, t.recordsWritten)
 	path := c.path(c.DataDir)
 	if path == "" {
 		logger.Warn("the audit trail is off (--audit-log off)")
@@ -141,9 +142,15 @@ func (t *auditTrail) record(event string, fields audit.Fields) {
 	if err := t.log.Append(event, fields); err != nil {
 		t.failed.Inc()
 		t.logger.Error("audit record not written", "event", event, "error", err)
-		return
 	}
-	t.written.Inc()
+}
+
+// recordsWritten is otpgate_audit_records_total.
+func (t *auditTrail) recordsWritten() float64 {
+	if t.log == nil {
+		return 0
+	}
+	return float64(t.log.Written())
 }
 
 // Audit records an outcome of the domain (otp.Auditor).

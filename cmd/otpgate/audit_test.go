@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/otp"
 )
@@ -134,4 +137,47 @@ func TestAuditOfKeysExpiring(t *testing.T) {
 	if len(expiring) != 1 || expiring[0].Fields["id"] != "FINGERPRINT1" || expiring[0].Fields["expires"] != "2026-12-01T00:00:00Z" {
 		t.Fatalf("key.expiring records %+v", expiring)
 	}
+}
+
+// otpgate_audit_records_total counts every record in the file, the
+// audit.opened ones written at the start and at each rotation included.
+func TestAuditRecordsMetricCountsEveryRecord(t *testing.T) {
+	dir := t.TempDir()
+	trail, path := trailIn(t, dir)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(trail.written)
+	for range 9 {
+		trail.record("test.event", audit.Fields{"n": 1})
+	}
+	if err := trail.log.Rotate(audit.ReasonSignal); err != nil {
+		t.Fatal(err)
+	}
+	trail.record("test.event", nil)
+	trail.close()
+	records := 0
+	for _, f := range append(rotatedAuditFiles(t, path), path) {
+		records += len(readAudit(t, f))
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got float64 = -1
+	for _, mf := range families {
+		if mf.GetName() == "otpgate_audit_records_total" {
+			got = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if records != 1+9+1+1 || got != float64(records) {
+		t.Fatalf("otpgate_audit_records_total %v; the files hold %d records", got, records)
+	}
+}
+
+func rotatedAuditFiles(t *testing.T, path string) []string {
+	t.Helper()
+	files, err := filepath.Glob(path + ".*")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("rotated files %v, %v", files, err)
+	}
+	return files
 }

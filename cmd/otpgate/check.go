@@ -4,8 +4,9 @@ package main
 // before a rollout. It checks everything serve would use, one line per item,
 // and exits 1 on any problem: the settings, the keys (a probe through their
 // private operations, and their expiry), the secrets files, the database
-// (reachable, and its schema: older is migrated at start, newer refused), and
-// the SMS providers (an SMPP bind, a question to Twilio about the account; no
+// (reachable, and its schema: older is migrated at start, newer refused), the
+// audit log (serve could open it, no other process writes it, its chain's
+// last record reads back), and the SMS providers (an SMPP bind, a question to Twilio about the account; no
 // message is sent). It creates no file and writes to no database.
 
 import (
@@ -28,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/envelope/jose"
 	"github.com/otpgate/otpgate/internal/envelope/pgp"
@@ -41,7 +43,7 @@ import (
 
 // checkFlag is serve's --check.
 type checkFlag struct {
-	Check          bool `name:"check" help:"Check the deployment and exit, serving nothing: settings, keys (a probe signed and decrypted, expiry), secrets files, the database (reachable, schema version), SMS providers (an SMPP bind, Twilio's account; no message is sent), routes and templates. One line per item; exit status 1 on any problem. otpgate doctor is the same."`
+	Check          bool `name:"check" help:"Check the deployment and exit, serving nothing: settings, keys (a probe signed and decrypted, expiry), secrets files, the database (reachable, schema version), the audit log (writable, not in use, its chain resumes), SMS providers (an SMPP bind, Twilio's account; no message is sent), routes and templates. One line per item; exit status 1 on any problem. otpgate doctor is the same."`
 	CheckProviders bool `name:"check-providers" negatable:"" default:"true" help:"With --check: contact each SMS provider (SMPP bind, Twilio account). --no-check-providers checks their settings only, as a start under systemd does (a provider that is down must not keep otpgate from starting)."`
 }
 
@@ -98,6 +100,7 @@ func (c *serveCmd) runCheck(ctx context.Context) error {
 	c.checkKeys(r, scheme)
 	c.checkSecrets(r)
 	c.checkDatabase(ctx, r)
+	c.checkAudit(r)
 	c.checkSMS(ctx, r)
 	if n := len(r.problems); n > 0 {
 		var b strings.Builder
@@ -225,6 +228,48 @@ func (c *serveCmd) checkSecrets(r *checkReport) {
 		}
 		r.ok("secrets", "%s: %s, %s, the newest %q", s.what, path, plural(len(secrets), "secret"), secrets[len(secrets)-1].ID)
 	}
+}
+
+// checkAudit asks, writing nothing, whether serve could open the audit log
+// (its directory, its file, its lock: a serve still running with the same
+// data directory holds it) and where the chain would resume; a problem is
+// reported with the error serve would stop with.
+func (c *serveCmd) checkAudit(r *checkReport) {
+	path := c.auditFlags.path(c.DataDir)
+	switch {
+	case path == "":
+		r.warn("audit", "off (--audit-log off): nothing is recorded")
+		return
+	case path == audit.Stdout:
+		r.ok("audit", "standard output: each start begins a new chain there")
+		return
+	}
+	if c.AuditLog == "" {
+		if _, err := os.Stat(c.DataDir); errors.Is(err, fs.ErrNotExist) {
+			r.ok("audit", "%s does not exist yet; serve creates it with the data directory and starts a new chain", path)
+			return
+		}
+	}
+	res, err := audit.Probe(path)
+	if err != nil {
+		r.fail("audit", fmt.Errorf("--audit-log: %w", err))
+		return
+	}
+	var msg string
+	switch {
+	case res.From == "" && !res.Exists:
+		msg = fmt.Sprintf("%s does not exist yet; serve creates it and starts a new chain", path)
+	case res.From == "":
+		msg = fmt.Sprintf("%s: writable, empty; serve starts a new chain", path)
+	case res.Exists && res.From == filepath.Base(path):
+		msg = fmt.Sprintf("%s: writable, not in use; serve resumes the chain after seq %d (head %s)", path, res.Seq, res.Head)
+	default:
+		msg = fmt.Sprintf("%s: writable, not in use; serve resumes the chain of %s after seq %d (head %s)", path, res.From, res.Seq, res.Head)
+	}
+	if res.TornBytes > 0 {
+		msg += fmt.Sprintf("; an incomplete last line (%d bytes, a crash) is kept and named by serve's first record", res.TornBytes)
+	}
+	r.ok("audit", "%s", msg)
 }
 
 // checkDatabase reaches the database and compares its schema version with
