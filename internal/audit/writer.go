@@ -389,6 +389,12 @@ func (l *Log) reopen(reason string) error {
 		l.broken = nil
 		return nil
 	}
+	// The records before the failed write are whole: sync them, as Close
+	// and rotate do, so that an append waiting to sync one is not failed
+	// by the file closing under it.
+	if l.f.Sync() == nil {
+		l.markSynced(l.seq)
+	}
 	l.f.Close()
 	l.f, l.out = nil, nil
 	f, err := openLogFile(l.path)
