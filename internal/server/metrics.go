@@ -79,11 +79,27 @@ func NewMetrics() *Metrics {
 var budgetMethods = map[string]bool{gsp.MethodSendOtp: true, gsp.MethodVerifyOtp: true,
 	gsp.MethodAuthenticate: true, gsp.MethodCardVerifyOtp: true, gsp.MethodResendOtp: true}
 
-// served starts the lockout count of a method served at 0, for the same
-// reason as InstrumentSender's.
+// notMatchedResults are the results of a wrong code, by method: what
+// OtpgateVerifyFailureSpike selects.
+var notMatchedResults = map[string]string{gsp.MethodVerifyOtp: "OTP_NOT_MATCHED", gsp.MethodCardVerifyOtp: "otpNotMatched"}
+
+// unavailableResults are every result answered 503: what
+// Otpgate5xxRatioHigh selects.
+var unavailableResults = []string{string(gsp.ServiceUnavailable), resultShed, resultBodyTimeout, resultPanic}
+
+// served starts at 0, for a method served, its lockout count and the
+// request series the alerts select (a wrong code, a 503), for the same
+// reason as InstrumentSender's: else the first failure after a restart
+// creates its series and no rate sees it.
 func (m *Metrics) served(method string) {
 	if budgetMethods[method] {
 		m.lockouts.WithLabelValues(method)
+	}
+	if result, ok := notMatchedResults[method]; ok {
+		m.requests.WithLabelValues(method, result, strconv.Itoa(http.StatusOK))
+	}
+	for _, result := range unavailableResults {
+		m.requests.WithLabelValues(method, result, strconv.Itoa(http.StatusServiceUnavailable))
 	}
 }
 
