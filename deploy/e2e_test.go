@@ -489,6 +489,24 @@ func TestAlertsFire(t *testing.T) {
 		t.Fatalf("prometheus never scraped otpgate:\n%s", p.proc.out)
 	}
 
+	// Before any traffic, the series the alerts select are there at 0: the
+	// first failure after a start must be an increase.
+	if _, body, err := get(o.admin + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, sample := range []string{
+			`otpgate_requests_total{method="verifyOtp",result="OTP_NOT_MATCHED",status="200"} 0`,
+			`otpgate_requests_total{method="sendOtp",result="SERVICE_UNAVAILABLE",status="503"} 0`,
+			`otpgate_sms_sends_total{outcome="failed",provider="http"} 0`,
+			`otpgate_budget_lockouts_total{method="verifyOtp"} 0`,
+			`otpgate_audit_write_errors_total 0`,
+		} {
+			if !strings.Contains(body, "\n"+sample+"\n") {
+				t.Errorf("a fresh otpgate does not export %s", sample)
+			}
+		}
+	}
+
 	trafficBegan := time.Now()
 	// The gateway refuses three SMS: its breaker opens, the file delivers.
 	for i := 1; i <= 3; i++ {
@@ -537,7 +555,7 @@ func TestAlertsFire(t *testing.T) {
 		"OtpgateKeyExpiringSoon id=ours",
 	}
 	quiet := []string{"OtpgateDown", "OtpgateNotReady", "OtpgateSMSAllBreakersOpen", "OtpgateKeyExpiringVerySoon",
-		"Otpgate5xxRatioHigh", "OtpgatePanics"}
+		"Otpgate5xxRatioHigh", "OtpgatePanics", "OtpgateAuditWriteErrors"}
 	t.Run("alerts go pending", func(t *testing.T) {
 		seen := map[string]string{} // alert key → the states it was seen in
 		missing := func() []string {

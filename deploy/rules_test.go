@@ -210,6 +210,7 @@ var requiredAlerts = []string{
 	"OtpgateKeyExpiringSoon",     // keys expiring within 30 days
 	"OtpgateSMSBreakerOpen",      // breaker open
 	"OtpgateNotReady",            // readiness lost
+	"OtpgateAuditWriteErrors",    // a gap in the audit trail (README, Audit trail)
 }
 
 // TestRulesShape: every alert has a severity, a summary, a description and a
@@ -478,7 +479,8 @@ func TestDashboard(t *testing.T) {
 	}
 	for _, want := range []string{"otpgate_requests_total", "otpgate_request_duration_seconds_bucket",
 		"otpgate_sms_sends_total", "otpgate_sms_breaker_state", "otpgate_budget_lockouts_total",
-		"otpgate_key_expiry_timestamp_seconds", "otpgate_in_flight_requests", "otpgate_shed_total"} {
+		"otpgate_key_expiry_timestamp_seconds", "otpgate_in_flight_requests", "otpgate_shed_total",
+		"otpgate_audit_write_errors_total"} {
 		found := false
 		for _, e := range exprs {
 			if slices.Contains(metricNames(e), want) {
