@@ -70,22 +70,28 @@ func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error)
 }
 
 // spent reports whether one of the rules' budgets is spent for one of the
-// groups, summing the events of a group's subjects.
+// groups, summing the events of a group's subjects. Every budget is counted
+// in one CountEventsMany: one statement rather than one per budget and
+// subject.
 func (s *Service) spent(tx Tx, groups []subjectGroup, rules []budgetRule, now time.Time) (bool, error) {
+	var counts []EventCount
 	for _, g := range groups {
 		for _, rule := range rules {
 			for _, b := range rule.budgets {
-				n := 0
-				for _, subject := range g.all {
-					c, err := tx.CountEvents(rule.kind, subject, now.Add(-b.Per), b.Count-n)
-					if err != nil {
-						return false, err
-					}
-					if n += c; n >= b.Count {
-						return true, nil
-					}
-				}
+				counts = append(counts, EventCount{Kind: rule.kind, Subjects: g.all, Since: now.Add(-b.Per), AtMost: b.Count})
 			}
+		}
+	}
+	if len(counts) == 0 {
+		return false, nil
+	}
+	ns, err := tx.CountEventsMany(counts)
+	if err != nil {
+		return false, err
+	}
+	for i, c := range counts {
+		if ns[i] >= c.AtMost {
+			return true, nil
 		}
 	}
 	return false, nil

@@ -71,6 +71,14 @@ type Tx interface {
 	// counters of the same subject until the transaction ends, so that two
 	// instances cannot both see a budget one short of spent.
 	CountEvents(kind EventKind, subject string, since time.Time, atMost int) (int, error)
+	// CountEventsMany answers several counts at once, in one statement
+	// where the engine allows (a send checks every budget of an account
+	// and its phone: one count each made it six statements). Each count is
+	// what CountEvents would say, the events of its subjects summed; the
+	// answers come in the order of counts (a subject named twice in one count
+	// counts once). It serializes with other
+	// counters of every subject named, as CountEvents does.
+	CountEventsMany(counts []EventCount) ([]int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
 	// DeleteEvent removes one event of the subject at exactly at (a send
 	// that failed gives its budget back); none there is no error.
@@ -89,6 +97,15 @@ type Tx interface {
 	// becomes s, DeliverySubmitted, with no time, replacing that of an
 	// earlier SMS of the challenge.
 	RecordSubmission(challengeID string, s Submission) error
+}
+
+// EventCount asks how many events of Kind under any of Subjects came after
+// Since, stopping at AtMost (a budget only needs to know whether it is spent).
+type EventCount struct {
+	Kind     EventKind
+	Subjects []string
+	Since    time.Time
+	AtMost   int
 }
 
 // PurgeBefore names the cut-off of each kind of record.

@@ -158,7 +158,7 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	return errors.Join(s.w.failed(), s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)) // a failed fsync: not ready (writer.go)
 }
 
 // Tx runs fn as one unit of the writer's next batch (writer.go): in a
@@ -343,21 +343,32 @@ func newSQLTx(u *unit, conn *sql.Conn, stmts map[string]*sql.Stmt) *sqlTx {
 	return t
 }
 
-// stmt is the statement of query prepared once at Open on the writer's
-// connection: parsing SQL anew on every request was a fifth of the time a
-// request held the database.
-func (t *sqlTx) stmt(query string) *sql.Stmt {
-	st, ok := t.stmts[query]
-	if !ok {
-		panic("sqlite: statement not prepared at Open: " + query)
+// stmt is the statement of query prepared once on the writer's connection:
+// parsing SQL anew on every request was a fifth of the time a request held
+// the database. The fixed statements are prepared at Open; one whose shape
+// depends on its arguments (sqlstore's CountMany, of as many budgets as the
+// policy has) the first time it runs, and kept. Only the writer's goroutine
+// runs units, so the map needs no lock.
+func (t *sqlTx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
 	}
-	return st
+	st, err := t.conn.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[query] = st
+	return st, nil
 }
 
 // Exec runs a statement at once: the writer's connection is in the same
 // process, so there is no round trip to save.
 func (t *sqlTx) Exec(what, query string, args ...any) error {
-	if _, err := t.stmt(query).ExecContext(t.ctx, args...); err != nil {
+	st, err := t.stmt(query)
+	if err == nil {
+		_, err = st.ExecContext(t.ctx, args...)
+	}
+	if err != nil {
 		return sqlstore.Wrap("sqlite", what, err)
 	}
 	return nil
@@ -365,7 +376,10 @@ func (t *sqlTx) Exec(what, query string, args ...any) error {
 
 // QueryRow runs a query and scans its first row.
 func (t *sqlTx) QueryRow(what, query string, args []any, dest ...any) (bool, error) {
-	err := t.stmt(query).QueryRowContext(t.ctx, args...).Scan(dest...)
+	st, err := t.stmt(query)
+	if err == nil {
+		err = st.QueryRowContext(t.ctx, args...).Scan(dest...)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -385,7 +399,11 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, messageID string, 
 	// send it again.
 	var res sql.Result
 	err := s.w.do(ctx, true, func(t *sqlTx) (err error) {
-		res, err = t.stmt(statements.RecordDelivery).ExecContext(t.ctx, sqlstore.RecordDeliveryArgs(provider, messageID, state, at)...)
+		st, err := t.stmt(statements.RecordDelivery)
+		if err != nil {
+			return err
+		}
+		res, err = st.ExecContext(t.ctx, sqlstore.RecordDeliveryArgs(provider, messageID, state, at)...)
 		return err
 	})
 	if err != nil {

@@ -10,8 +10,10 @@ package sqlstore
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
@@ -91,6 +93,51 @@ type Statements struct {
 	InsertChallenge, LockChallenge, UpdateChallenge, Supersede string
 	RecordSubmission, Lock                                     string
 	RecordDelivery                                             string
+
+	// dialect builds the statements whose shape depends on their
+	// arguments (CountMany, LockMany); shapes caches them by shape.
+	dialect Dialect
+	shapes  sync.Map // string → string
+}
+
+// shaped is the statement of a shape (its key in shapes), built once.
+func (q *Statements) shaped(key string, build func() string) string {
+	if v, ok := q.shapes.Load(key); ok {
+		return v.(string)
+	}
+	v, _ := q.shapes.LoadOrStore(key, q.dialect.Rebind(build()))
+	return v.(string)
+}
+
+// CountMany is one statement that makes several counts of CountEvents, a
+// row of one column per count: subjects[i] is how many subjects count i
+// sums. Its arguments are, per count, the kind, the subjects, the time
+// after which (Unix milliseconds) and the limit.
+func (q *Statements) CountMany(subjects []int) string {
+	key := fmt.Sprint("count", subjects)
+	return q.shaped(key, func() string {
+		var b strings.Builder
+		b.WriteString("SELECT ")
+		for i, n := range subjects {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			// A scalar subquery per count: each is an index range scan of
+			// events_by_subject (kind, subject, at) that stops at the limit.
+			fmt.Fprintf(&b, "(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE kind = ? AND subject IN (?%s) AND at > ? LIMIT ?) AS c%d)",
+				strings.Repeat(", ?", n-1), i)
+		}
+		return b.String()
+	})
+}
+
+// LockMany takes n lock rows in one statement (dialects with Locks): its
+// arguments are space and key of each, in the order they are taken.
+func (q *Statements) LockMany(n int) string {
+	return q.shaped(fmt.Sprint("lock", n), func() string {
+		return `INSERT INTO locks (space, key) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, n-1) +
+			` ON CONFLICT (space, key) DO UPDATE SET key = EXCLUDED.key`
+	})
 }
 
 // All lists every statement (for engines that prepare them at start).
@@ -144,6 +191,7 @@ func (d Dialect) Statements() *Statements {
 		delivery_state = ?, delivered_at = NULL WHERE id = ?`,
 		// A final state stays as it is, so that a repeated or late receipt
 		// changes nothing.
+		dialect: d,
 		RecordDelivery: `UPDATE challenges SET
 		delivery_state = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivery_state ELSE ? END,
 		delivered_at = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivered_at ELSE ? END
@@ -389,6 +437,74 @@ func (t *Tx) CountEvents(kind otp.EventKind, subject string, since time.Time, at
 	var n int
 	_, err := t.conn.QueryRow("count events", t.q.CountEvents, []any{string(kind), subject, since.UnixMilli(), atMost}, &n)
 	return n, err
+}
+
+// CountEventsMany first locks every subject named (where writers are
+// concurrent), in one statement and in sorted order, so that two
+// transactions locking overlapping subjects cannot deadlock; then it makes
+// every count in one statement. On PostgreSQL both travel in one round
+// trip.
+func (t *Tx) CountEventsMany(counts []otp.EventCount) ([]int, error) {
+	ns := make([]int, len(counts))
+	var shape []int
+	var args, dest []any
+	var subjects []string
+	for i, c := range counts {
+		if len(c.Subjects) == 0 || c.AtMost <= 0 {
+			continue // nothing to count, or nothing it could find (SQLite reads LIMIT -1 as none)
+		}
+		shape = append(shape, len(c.Subjects))
+		args = append(args, string(c.Kind))
+		for _, s := range c.Subjects {
+			args = append(args, s)
+		}
+		args = append(args, c.Since.UnixMilli(), c.AtMost)
+		dest = append(dest, &ns[i])
+		subjects = append(subjects, c.Subjects...)
+	}
+	if len(shape) == 0 {
+		return ns, nil
+	}
+	if err := t.lockAll("events", subjects); err != nil {
+		return nil, err
+	}
+	if _, err := t.conn.QueryRow("count events", t.q.CountMany(shape), args, dest...); err != nil {
+		return nil, err
+	}
+	return ns, nil
+}
+
+// lockAll takes the lock rows of keys in space that the transaction does
+// not hold yet, sorted, in one statement.
+func (t *Tx) lockAll(space string, keys []string) error {
+	if t.q.Lock == "" {
+		return nil
+	}
+	var todo []string
+	for _, k := range keys {
+		if !t.locked[lock{space, k}] {
+			todo = append(todo, k)
+		}
+	}
+	slices.Sort(todo)
+	todo = slices.Compact(todo)
+	if len(todo) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(todo))
+	for _, k := range todo {
+		args = append(args, space, k)
+	}
+	if err := t.conn.Exec("lock "+space, t.q.LockMany(len(todo)), args...); err != nil {
+		return err
+	}
+	if t.locked == nil {
+		t.locked = make(map[lock]bool)
+	}
+	for _, k := range todo {
+		t.locked[lock{space, k}] = true
+	}
+	return nil
 }
 
 // AddEvent adds one budget event.

@@ -66,6 +66,7 @@ func RunInstances(t *testing.T, open Opener) {
 		{"ImportAllOrNothing", testImportAllOrNothing},
 		{"ImportMany", testImportMany},
 		{"Events", testEvents},
+		{"CountEventsMany", testCountEventsMany},
 		{"Challenges", testChallenges},
 		{"Delivery", testDelivery},
 		{"Supersede", testSupersede},
@@ -77,6 +78,7 @@ func RunInstances(t *testing.T, open Opener) {
 		{"ConcurrentAttempts", testConcurrentAttempts},
 		{"ConcurrentConsume", testConcurrentConsume},
 		{"ConcurrentBudget", testConcurrentBudget},
+		{"ConcurrentBudgets", testConcurrentBudgets},
 		{"ConcurrentSupersede", testConcurrentSupersede},
 		{"ServiceOneSuccess", testServiceOneSuccess},
 		{"ServiceSameSend", testServiceSameSend},
@@ -590,6 +592,63 @@ func testEvents(t *testing.T, open Opener) {
 	}
 }
 
+// testCountEventsMany: several counts in one call answer what each would
+// alone, in order, the events of a count's subjects summed up to its limit.
+func testCountEventsMany(t *testing.T, open Opener) {
+	s := one(t, open)
+	inTx(t, s, func(tx otp.Tx) error {
+		for _, e := range []struct {
+			kind    otp.EventKind
+			subject string
+			at      time.Time
+		}{
+			{otp.EventSend, "account:A1", t0},
+			{otp.EventSend, "account:A1", t0.Add(time.Second)},
+			{otp.EventSend, "phone:a", t0.Add(time.Second)},
+			{otp.EventSend, "phone:b", t0.Add(2 * time.Second)},
+			{otp.EventSend, "phone:b", t0.Add(3 * time.Second)},
+			{otp.EventVerifyFail, "phone:a", t0.Add(time.Second)},
+		} {
+			if err := tx.AddEvent(e.kind, e.subject, e.at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	counts := []otp.EventCount{
+		{Kind: otp.EventSend, Subjects: []string{"account:A1"}, Since: t0.Add(-time.Millisecond), AtMost: 10},
+		{Kind: otp.EventSend, Subjects: []string{"account:A1"}, Since: t0, AtMost: 10}, // strictly after since
+		{Kind: otp.EventSend, Subjects: []string{"phone:a", "phone:b"}, Since: t0, AtMost: 10},
+		{Kind: otp.EventSend, Subjects: []string{"phone:a", "phone:b"}, Since: t0, AtMost: 2}, // stops at the limit, across subjects
+		{Kind: otp.EventSend, Subjects: []string{"phone:a", "phone:b"}, Since: t0.Add(2 * time.Second), AtMost: 10},
+		{Kind: otp.EventVerifyFail, Subjects: []string{"phone:a", "phone:b"}, Since: t0, AtMost: 10},
+		{Kind: otp.EventVerifyFail, Subjects: []string{"account:A1"}, Since: t0.Add(-time.Hour), AtMost: 10},
+		{Kind: otp.EventSend, Subjects: []string{"account:A1"}, Since: t0.Add(-time.Hour), AtMost: 0},
+		{Kind: otp.EventSend, Subjects: nil, Since: t0.Add(-time.Hour), AtMost: 10},
+		{Kind: otp.EventSend, Subjects: []string{"account:A1", "account:A1"}, Since: t0, AtMost: 10}, // a subject named twice counts once
+	}
+	want := []int{2, 1, 3, 2, 1, 1, 0, 0, 0, 1}
+	var got []int
+	inTx(t, s, func(tx otp.Tx) (err error) { got, err = tx.CountEventsMany(counts); return err })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CountEventsMany (-want +got):\n%s", diff)
+	}
+	// Each count alone says the same.
+	for i, c := range counts {
+		var one []int
+		inTx(t, s, func(tx otp.Tx) (err error) { one, err = tx.CountEventsMany([]otp.EventCount{c}); return err })
+		if len(one) != 1 || one[0] != want[i] {
+			t.Errorf("CountEventsMany of count %d alone = %v, want [%d]", i, one, want[i])
+		}
+	}
+	inTx(t, s, func(tx otp.Tx) error {
+		if ns, err := tx.CountEventsMany(nil); err != nil || len(ns) != 0 {
+			t.Errorf("CountEventsMany(nil) = %v, %v; want nothing", ns, err)
+		}
+		return nil
+	})
+}
+
 func testChallenges(t *testing.T, open Opener) {
 	s := one(t, open)
 	want := &otp.Challenge{ID: "ch-1", AccountID: "A1", SecretID: "k1", CodeMAC: bytes.Repeat([]byte{0xa5, 0}, 16),
@@ -978,6 +1037,59 @@ func testConcurrentBudget(t *testing.T, open Opener) {
 	n := countEvents(t, stores[0], otp.EventSend, "account:A1", t0.Add(-time.Hour))
 	if wins.Load() != limit || n != limit {
 		t.Errorf("%d transactions added an event, %d events stored; want %d under a budget of %d", wins.Load(), n, limit, limit)
+	}
+}
+
+// testConcurrentBudgets: transactions that count the budgets of an account
+// and its phone with CountEventsMany, and add an event to both while neither
+// is spent, never exceed either together. They name the subjects in
+// different orders, so that a store that locked them in the order given
+// would deadlock; and a second account shares the phone, so that the phone's
+// budget is the one spent first.
+func testConcurrentBudgets(t *testing.T, open Opener) {
+	stores := open(t, Instances)
+	const accountLimit, phoneLimit = 4, 6
+	var wins atomic.Int32
+	concurrently(t, stores, func(i int, s otp.Store) error {
+		account := fmt.Sprint("account:A", i%2)
+		subjects := []string{account, "phone:p"}
+		if i%3 == 0 {
+			subjects = []string{"phone:p", account}
+		}
+		won := false
+		err := s.Tx(context.Background(), func(tx otp.Tx) error {
+			won = false
+			since := t0.Add(-time.Hour)
+			ns, err := tx.CountEventsMany([]otp.EventCount{
+				{Kind: otp.EventSend, Subjects: subjects[:1], Since: since, AtMost: 100},
+				{Kind: otp.EventSend, Subjects: subjects[1:], Since: since, AtMost: 100},
+			})
+			if err != nil {
+				return err
+			}
+			limits := map[string]int{account: accountLimit, "phone:p": phoneLimit}
+			if ns[0] >= limits[subjects[0]] || ns[1] >= limits[subjects[1]] {
+				return nil
+			}
+			won = true
+			if err := tx.AddEvent(otp.EventSend, account, t0); err != nil {
+				return err
+			}
+			return tx.AddEvent(otp.EventSend, "phone:p", t0)
+		})
+		if err == nil && won {
+			wins.Add(1)
+		}
+		return err
+	})
+	n := countEvents(t, stores[0], otp.EventSend, "phone:p", t0.Add(-time.Hour))
+	if wins.Load() != phoneLimit || n != phoneLimit {
+		t.Errorf("%d transactions added an event, %d events of the phone stored; want %d under its budget of %d", wins.Load(), n, phoneLimit, phoneLimit)
+	}
+	for _, a := range []string{"account:A0", "account:A1"} {
+		if n := countEvents(t, stores[0], otp.EventSend, a, t0.Add(-time.Hour)); n > accountLimit {
+			t.Errorf("%s has %d events, over its budget of %d", a, n, accountLimit)
+		}
 	}
 }
 
