@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +129,17 @@ func TestE2EHSMServe(t *testing.T) {
 	}
 	if r := call("verifyOtp", verifyOtpBody("hsm-verify-1", "hsm-send-1", smsCode(t, m.Text))); r["result"] != "SUCCESS" {
 		t.Fatalf("verifyOtp: %v", r)
+	}
+
+	// A stop closes the token's sessions once the servers stopped answering.
+	p.signal(syscall.SIGTERM)
+	if code, ok := p.wait(30 * time.Second); !ok || code != 0 {
+		t.Fatalf("serve after SIGTERM: exit %d (exited: %v)\n%s", code, ok, p.stderr)
+	}
+	logs := p.stderr.String()
+	stopping, closed := strings.Index(logs, "shutting down"), strings.Index(logs, "HSM sessions closed")
+	if stopping < 0 || closed < stopping {
+		t.Errorf("serve did not log closing its HSM sessions after shutting down:\n%s", logs)
 	}
 
 	outputs = append(outputs, p.stdout.String(), p.stderr.String())

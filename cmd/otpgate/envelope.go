@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -23,6 +24,11 @@ type envelopeFlags struct {
 	JOSEGoogleKey []string `name:"jose-google-key" help:"Google's public JWK or JWKS file. Repeatable." type:"path" placeholder:"FILE"`
 	joseAlgFlags  `embed:""`
 	pgpAlgFlags   `embed:""`
+
+	// tokens are the HSM sessions of the codec's keys in a token: codec
+	// opens them, and they stay open for the life of the codec, which
+	// signs and decrypts through them; closeTokens ends them.
+	tokens *hsm.Tokens
 }
 
 // pgpAlgFlags are the PGP algorithm allow-lists: what requests may use.
@@ -84,11 +90,40 @@ func (f *envelopeFlags) scheme() (string, error) {
 // codec loads the keys once and builds the codec; it fails when the key set
 // cannot serve now (no usable key to decrypt, sign, verify or encrypt to).
 // maxBody (--max-body-bytes) also bounds what a request may decompress to.
-func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64) (envelope.Codec, []envelope.KeyInfo, error) {
+// Keys in a token keep its session open until closeTokens, which a caller
+// that got a codec calls once the codec is no longer used.
+func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64) (c envelope.Codec, infos []envelope.KeyInfo, err error) {
+	f.tokens = hsm.NewTokens(os.Getenv)
+	defer func() {
+		if err != nil {
+			f.closeTokens(nil)
+		}
+	}()
+	return f.newCodec(scheme, now, maxBody)
+}
+
+// closeTokens logs out of the tokens of codec's keys and closes their
+// sessions; log, when not nil, hears of a failure and of the close.
+func (f *envelopeFlags) closeTokens(log *slog.Logger) {
+	if f.tokens == nil {
+		return
+	}
+	n := f.tokens.Len()
+	err := f.tokens.Close()
+	f.tokens = nil
+	switch {
+	case log == nil || n == 0:
+	case err != nil:
+		log.Warn("closing the HSM sessions failed", "tokens", n, "error", err)
+	default:
+		log.Info("HSM sessions closed", "tokens", n)
+	}
+}
+
+func (f *envelopeFlags) newCodec(scheme string, now func() time.Time, maxBody int64) (envelope.Codec, []envelope.KeyInfo, error) {
 	switch scheme {
 	case "pgp":
-		// The tokens stay open for the life of the codec, which uses them.
-		ours, google, err := loadPGPKeys(hsm.NewTokens(os.Getenv), f.PGPKey, f.PGPGoogleKey)
+		ours, google, err := loadPGPKeys(f.tokens, f.PGPKey, f.PGPGoogleKey)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,7 +136,7 @@ func (f *envelopeFlags) codec(scheme string, now func() time.Time, maxBody int64
 		}
 		return c, pgpKeyInfo(c.Keys()), nil
 	case "jose":
-		ks, err := loadJOSEKeys(hsm.NewTokens(os.Getenv), f.JOSEKey, f.JOSEGoogleKey)
+		ks, err := loadJOSEKeys(f.tokens, f.JOSEKey, f.JOSEGoogleKey)
 		if err != nil {
 			return nil, nil, err
 		}

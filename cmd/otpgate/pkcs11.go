@@ -179,16 +179,28 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	written := false
-	defer func() {
-		if !written {
-			out.Close()
-			os.Remove(c.Out)
-		}
-	}()
 	tokens := hsm.NewTokens(os.Getenv)
 	defer tokens.Close()
-	tk, err := tokens.Open(u)
+	// A failure after a key pair was made deletes it, so that a retry
+	// under the same label is not refused by what a failure left, and no
+	// key stays in the token without the public part to use it.
+	var made []crypto.Signer
+	var tk *hsm.Token
+	written := false
+	defer func() {
+		if written {
+			return
+		}
+		out.Close()
+		os.Remove(c.Out)
+		for _, s := range made {
+			if err := tk.Delete(s); err != nil {
+				fmt.Fprintf(os.Stderr, "otpgate: a key pair labelled %q made before the failure could not be deleted from token %s: %v; delete it with your HSM's tools\n",
+					u.Object, u.TokenName(), err)
+			}
+		}
+	}()
+	tk, err = tokens.Open(u)
 	if err != nil {
 		return err
 	}
@@ -200,7 +212,11 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 		if _, err := rand.Read(id); err != nil {
 			return nil, err
 		}
-		return tk.GenerateRSA(u.Object, id, c.Bits, use)
+		s, err := generateRSA(tk, u.Object, id, c.Bits, use)
+		if err == nil {
+			made = append(made, s)
+		}
+		return s, err
 	}
 	var public []byte
 	switch c.Scheme {
@@ -260,6 +276,10 @@ func (c *keysGenerateCmd) generateInToken(now time.Time) error {
 	fmt.Printf("Give Google its public part: %s\n", c.Out)
 	return nil
 }
+
+// generateRSA is hsm.Token.GenerateRSA; a test replaces it to fail the
+// second key pair of a PGP key.
+var generateRSA = (*hsm.Token).GenerateRSA
 
 // uriEscaper percent-encodes what may not stand in a pkcs11: URI's
 // attribute value (RFC 7512 §2.3).

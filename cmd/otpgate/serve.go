@@ -258,6 +258,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s keys: %w", scheme, err)
 		}
+		// Deferred first, so run last: after the servers stopped answering.
+		defer c.closeTokens(log)
 		keys = keyLister(codec)
 		for _, k := range infos {
 			if k.ExpiringSoon {

@@ -61,6 +61,13 @@ func (t *Tokens) Open(u *URI) (*Token, error) {
 	return tk, nil
 }
 
+// Len is the number of tokens open.
+func (t *Tokens) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.open)
+}
+
 // Close logs out of every open token.
 func (t *Tokens) Close() error {
 	t.mu.Lock()
@@ -132,6 +139,21 @@ func (tk *Token) GenerateRSA(label string, id []byte, bits int, use Usage) (cryp
 		return nil, fmt.Errorf("hsm: generate RSA-%d %q in token %s: %w", bits, label, tk.label, err)
 	}
 	return s, nil
+}
+
+// Delete removes a key pair of this token (from GenerateRSA or KeyPairs),
+// its private and public objects both. It undoes a generation that failed
+// half way, so that no key nobody has the public part of stays under a
+// label.
+func (tk *Token) Delete(s crypto.Signer) error {
+	d, ok := s.(interface{ Delete() error })
+	if !ok {
+		return fmt.Errorf("hsm: delete: %T is not a key pair of a token", s)
+	}
+	if err := d.Delete(); err != nil {
+		return fmt.Errorf("hsm: delete a key pair from token %s: %w", tk.label, err)
+	}
+	return nil
 }
 
 // Protection is what the token says about a private key's exposure.

@@ -23,6 +23,9 @@ func NewTokens(func(string) string) *Tokens { return &Tokens{} }
 // Open fails: this build has no PKCS#11.
 func (*Tokens) Open(*URI) (*Token, error) { return nil, ErrNotBuilt }
 
+// Len is 0: no token opens in this build.
+func (*Tokens) Len() int { return 0 }
+
 // Close does nothing.
 func (*Tokens) Close() error { return nil }
 
@@ -33,3 +36,6 @@ func (*Token) KeyPairs(*URI) ([]crypto.Signer, error) { return nil, ErrNotBuilt 
 func (*Token) GenerateRSA(string, []byte, int, Usage) (crypto.Signer, error) {
 	return nil, ErrNotBuilt
 }
+
+// Delete fails: this build has no PKCS#11.
+func (*Token) Delete(crypto.Signer) error { return ErrNotBuilt }

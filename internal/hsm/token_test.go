@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -39,6 +40,9 @@ func TestToken(t *testing.T) {
 	}
 	if again, err := tokens.Open(u); err != nil || again != tk {
 		t.Fatalf("second Open: %v (same token: %v)", err, again == tk)
+	}
+	if n := tokens.Len(); n != 1 {
+		t.Fatalf("Len %d after opening one token twice, want 1", n)
 	}
 	gen, err := tk.GenerateRSA("k1", []byte("k1-id"), 2048, hsm.Usage{Sign: true, Decrypt: true})
 	if err != nil {
@@ -96,9 +100,31 @@ func TestToken(t *testing.T) {
 		t.Fatalf("reading the private exponent: %d bytes, %v; want CKR_ATTRIBUTE_SENSITIVE", len(v), err)
 	}
 
+	// Delete takes both objects of a pair out of the token: the label is
+	// free again, and the pair's handle no longer signs.
+	if err := tk.Delete(s); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := tk.KeyPairs(u); err == nil {
+		t.Fatalf("after Delete the token still holds %d key pair(s) labelled k1", len(left))
+	}
+	if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err == nil {
+		t.Error("a deleted key pair still signs")
+	}
+	if err := tk.Delete(foreignSigner{pub}); err == nil {
+		t.Error("Delete of a key that is not the token's: no error")
+	}
+
 	missing, _ := hsm.ParseURI("pkcs11:token=hsm-test;object=nope")
 	if _, err := tk.KeyPairs(missing); err == nil || !strings.Contains(err.Error(), "keys generate --pkcs11") {
 		t.Errorf("missing object: %v", err)
+	}
+
+	if err := tokens.Close(); err != nil || tokens.Len() != 0 {
+		t.Fatalf("Close: %v, %d tokens left open", err, tokens.Len())
+	}
+	if _, err := tk.KeyPairs(missing); err == nil {
+		t.Error("a closed token still answers")
 	}
 }
 
@@ -116,4 +142,12 @@ func TestTokenOpenErrors(t *testing.T) {
 	if _, err := tokens.Open(nowhere); err == nil || !strings.Contains(err.Error(), "no-such-token") {
 		t.Errorf("missing token: %v", err)
 	}
+}
+
+// foreignSigner is a crypto.Signer that is no token's.
+type foreignSigner struct{ pub *rsa.PublicKey }
+
+func (p foreignSigner) Public() crypto.PublicKey { return p.pub }
+func (foreignSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("not a key")
 }
