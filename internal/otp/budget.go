@@ -97,14 +97,13 @@ func (s *Service) spent(tx Tx, groups []subjectGroup, rules []budgetRule, now ti
 	return false, nil
 }
 
-// addEvents counts one event of kind against every group.
+// addEvents counts one event of kind against every group, in one statement.
 func (s *Service) addEvents(tx Tx, kind EventKind, groups []subjectGroup, at time.Time) error {
-	for _, g := range groups {
-		if err := tx.AddEvent(kind, g.write, at); err != nil {
-			return err
-		}
+	subjects := make([]string, len(groups))
+	for i, g := range groups {
+		subjects[i] = g.write
 	}
-	return nil
+	return tx.AddEvents(kind, subjects, at)
 }
 
 // accountOf is the account of a challenge as the directory holds it now, for

@@ -424,15 +424,8 @@ func (s *Service) recordOutcome(tx Tx, plan *sendPlan, sub Submission, sendErr e
 		}
 		return s.giveUp(tx, cur, plan.delivery)
 	}
-	if err := s.delivered(tx, ch, plan.session); err != nil {
+	if err := s.delivered(tx, ch, sub, plan.session); err != nil {
 		return step{}, err
-	}
-	if ch != nil {
-		// Telemetry for the delivery receipts, which never change
-		// what verification answers.
-		if err := tx.RecordSubmission(ch.ID, sub); err != nil {
-			return step{}, err
-		}
 	}
 	cur.State, cur.Result = RequestDone, SendSuccess
 	return answer(Outcome{Result: cur.Result, ReplyID: cur.ReplyID}), tx.UpdateRequest(cur)
@@ -440,13 +433,19 @@ func (s *Service) recordOutcome(tx Tx, plan *sendPlan, sub Submission, sendErr e
 
 // delivered makes a code whose SMS was accepted the account's one valid
 // code (the caller has retired the others): the newest SMS wins, whatever
-// was sent or claimed before it. A resend's session now points at it.
-func (s *Service) delivered(tx Tx, ch *Challenge, session *Ref) error {
-	if ch == nil || ch.State == ChallengeConsumed || ch.State == ChallengeFailed {
+// was sent or claimed before it. A resend's session now points at it. The
+// submission (sub) is telemetry for the delivery receipts, which never
+// change what verification answers; it is recorded in the same statement as
+// the code's new state.
+func (s *Service) delivered(tx Tx, ch *Challenge, sub Submission, session *Ref) error {
+	if ch == nil {
 		return nil
 	}
+	if ch.State == ChallengeConsumed || ch.State == ChallengeFailed {
+		return tx.RecordSubmission(ch.ID, sub)
+	}
 	ch.State = ChallengeLive
-	if err := tx.UpdateChallenge(ch); err != nil {
+	if err := tx.SubmitChallenge(ch, sub); err != nil {
 		return err
 	}
 	if session == nil {

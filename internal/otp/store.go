@@ -80,6 +80,9 @@ type Tx interface {
 	// counters of every subject named, as CountEvents does.
 	CountEventsMany(counts []EventCount) ([]int, error)
 	AddEvent(kind EventKind, subject string, at time.Time) error
+	// AddEvents adds one event of kind at at under each of subjects, in
+	// one statement where the engine allows.
+	AddEvents(kind EventKind, subjects []string, at time.Time) error
 	// DeleteEvent removes one event of the subject at exactly at (a send
 	// that failed gives its budget back); none there is no error.
 	DeleteEvent(kind EventKind, subject string, at time.Time) error
@@ -97,6 +100,9 @@ type Tx interface {
 	// becomes s, DeliverySubmitted, with no time, replacing that of an
 	// earlier SMS of the challenge.
 	RecordSubmission(challengeID string, s Submission) error
+	// SubmitChallenge is UpdateChallenge(c) and RecordSubmission(c.ID, s)
+	// in one statement: what a send whose SMS was accepted records.
+	SubmitChallenge(c *Challenge, s Submission) error
 }
 
 // EventCount asks how many events of Kind under any of Subjects came after
@@ -178,7 +184,7 @@ type Challenge struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// Delivery is what is known of the delivery of the challenge's SMS,
-	// read by LockChallenge; only RecordSubmission and RecordDelivery
+	// read by LockChallenge; only RecordSubmission, SubmitChallenge and RecordDelivery
 	// write it (InsertChallenge and UpdateChallenge leave it as it is).
 	// Telemetry: it never changes what a verification answers.
 	Delivery Delivery

@@ -367,6 +367,16 @@ func (t *txn) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
 	return nil
 }
 
+// AddEvents adds one event under each subject.
+func (t *txn) AddEvents(kind otp.EventKind, subjects []string, at time.Time) error {
+	for _, subject := range subjects {
+		if err := t.AddEvent(kind, subject, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DeleteEvent removes one event at exactly at, into a new slice, so that
 // the old one stays intact for the undo.
 func (t *txn) DeleteEvent(kind otp.EventKind, subject string, at time.Time) error {
@@ -448,6 +458,14 @@ func (t *txn) RecordSubmission(challengeID string, s otp.Submission) error {
 		index(t, t.db.byMessage, messageKey{s.Provider, s.MessageID}, challengeID, true)
 	}
 	return nil
+}
+
+// SubmitChallenge is UpdateChallenge and RecordSubmission.
+func (t *txn) SubmitChallenge(c *otp.Challenge, s otp.Submission) error {
+	if err := t.UpdateChallenge(c); err != nil {
+		return err
+	}
+	return t.RecordSubmission(c.ID, s)
 }
 
 // RecordDelivery updates the challenges that carry the message; a final

@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
@@ -329,7 +330,13 @@ type sqlTx struct {
 	conn  *sql.Conn       // the writer's connection, in a transaction
 	stmts map[string]*sql.Stmt
 	unit  *unit
+	// ran, when the unit's context carries one (tests), counts the
+	// statements the unit runs.
+	ran *atomic.Int64
 }
+
+// ranKey carries a counter of statements in a Tx's context (tests).
+type ranKey struct{}
 
 var _ sqlstore.Conn = (*sqlTx)(nil)
 
@@ -338,6 +345,7 @@ var _ sqlstore.Conn = (*sqlTx)(nil)
 // before it leaves (otp.NonDurable).
 func newSQLTx(u *unit, conn *sql.Conn, stmts map[string]*sql.Stmt) *sqlTx {
 	t := &sqlTx{ctx: context.WithoutCancel(u.ctx), conn: conn, stmts: stmts, unit: u}
+	t.ran, _ = u.ctx.Value(ranKey{}).(*atomic.Int64)
 	t.Tx = sqlstore.NewTx(t, statements)
 	t.OnAnswer = func() { u.durable = true }
 	return t
@@ -350,6 +358,9 @@ func newSQLTx(u *unit, conn *sql.Conn, stmts map[string]*sql.Stmt) *sqlTx {
 // policy has) the first time it runs, and kept. Only the writer's goroutine
 // runs units, so the map needs no lock.
 func (t *sqlTx) stmt(query string) (*sql.Stmt, error) {
+	if t.ran != nil {
+		t.ran.Add(1)
+	}
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}

@@ -91,7 +91,7 @@ type Statements struct {
 	AccountByCard, AccountByToken                              string
 	CountEvents, AddEvent, DeleteEvent                         string
 	InsertChallenge, LockChallenge, UpdateChallenge, Supersede string
-	RecordSubmission, Lock                                     string
+	RecordSubmission, SubmitChallenge, Lock                    string
 	RecordDelivery                                             string
 
 	// dialect builds the statements whose shape depends on their
@@ -131,6 +131,14 @@ func (q *Statements) CountMany(subjects []int) string {
 	})
 }
 
+// AddEvents inserts n events in one statement: its arguments are kind,
+// subject and time of each.
+func (q *Statements) AddEvents(n int) string {
+	return q.shaped(fmt.Sprint("add", n), func() string {
+		return `INSERT INTO events (kind, subject, at) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1)
+	})
+}
+
 // LockMany takes n lock rows in one statement (dialects with Locks): its
 // arguments are space and key of each, in the order they are taken.
 func (q *Statements) LockMany(n int) string {
@@ -145,7 +153,7 @@ func (q *Statements) All() []string {
 	all := []string{q.LockRequest, q.InsertRequest, q.UpdateRequest, q.DeleteRequest,
 		q.AccountByPhone, q.AccountByID, q.AccountByAssociation, q.AccountByCard, q.AccountByToken,
 		q.CountEvents, q.AddEvent, q.DeleteEvent, q.InsertChallenge, q.LockChallenge, q.UpdateChallenge,
-		q.Supersede, q.RecordSubmission, q.RecordDelivery}
+		q.Supersede, q.RecordSubmission, q.SubmitChallenge, q.RecordDelivery}
 	if q.Lock != "" {
 		all = append(all, q.Lock)
 	}
@@ -189,6 +197,8 @@ func (d Dialect) Statements() *Statements {
 		Supersede:       `UPDATE challenges SET state = ? WHERE account_id = ? AND state IN (?, ?)`,
 		RecordSubmission: `UPDATE challenges SET provider = ?, provider_message_id = NULLIF(?, ''),
 		delivery_state = ?, delivered_at = NULL WHERE id = ?`,
+		SubmitChallenge: `UPDATE challenges SET code_mac = ?, secret_id = ?, state = ?, attempts = ?, expires_at = ?,
+		provider = ?, provider_message_id = NULLIF(?, ''), delivery_state = ?, delivered_at = NULL WHERE id = ?`,
 		// A final state stays as it is, so that a repeated or late receipt
 		// changes nothing.
 		dialect: d,
@@ -206,7 +216,7 @@ func (d Dialect) Statements() *Statements {
 	for _, p := range []*string{&q.LockRequest, &q.InsertRequest, &q.UpdateRequest, &q.DeleteRequest,
 		&q.AccountByPhone, &q.AccountByID, &q.AccountByAssociation, &q.AccountByCard, &q.AccountByToken,
 		&q.CountEvents, &q.AddEvent, &q.DeleteEvent, &q.InsertChallenge, &q.LockChallenge, &q.UpdateChallenge,
-		&q.Supersede, &q.RecordSubmission, &q.Lock, &q.RecordDelivery} {
+		&q.Supersede, &q.RecordSubmission, &q.SubmitChallenge, &q.Lock, &q.RecordDelivery} {
 		*p = d.Rebind(*p)
 	}
 	return q
@@ -512,6 +522,18 @@ func (t *Tx) AddEvent(kind otp.EventKind, subject string, at time.Time) error {
 	return t.conn.Exec("add event", t.q.AddEvent, string(kind), subject, at.UnixMilli())
 }
 
+// AddEvents adds one budget event under each subject, in one statement.
+func (t *Tx) AddEvents(kind otp.EventKind, subjects []string, at time.Time) error {
+	if len(subjects) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(subjects))
+	for _, s := range subjects {
+		args = append(args, string(kind), s, at.UnixMilli())
+	}
+	return t.conn.Exec("add events", t.q.AddEvents(len(subjects)), args...)
+}
+
 // DeleteEvent removes one event of the subject at exactly at.
 func (t *Tx) DeleteEvent(kind otp.EventKind, subject string, at time.Time) error {
 	return t.conn.Exec("delete event", t.q.DeleteEvent, string(kind), subject, at.UnixMilli())
@@ -575,6 +597,14 @@ func (t *Tx) RecordSubmission(challengeID string, s otp.Submission) error {
 func (t *Tx) UpdateChallenge(c *otp.Challenge) error {
 	return t.conn.Exec("update challenge", t.q.UpdateChallenge,
 		Bytes(c.CodeMAC), c.SecretID, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(), c.ID)
+}
+
+// SubmitChallenge rewrites the challenge's mutable columns and records the
+// provider's acceptance of its SMS, in one statement.
+func (t *Tx) SubmitChallenge(c *otp.Challenge, s otp.Submission) error {
+	return t.conn.Exec("submit challenge", t.q.SubmitChallenge,
+		Bytes(c.CodeMAC), c.SecretID, string(c.State), c.Attempts, c.ExpiresAt.UnixMilli(),
+		s.Provider, s.MessageID, string(otp.DeliverySubmitted), c.ID)
 }
 
 // SupersedeChallenges first locks the account (where writers are

@@ -89,4 +89,22 @@ func testDelivery(t *testing.T, open Opener) {
 		t.Error("RecordDelivery did not find the new message")
 	}
 	check("ch-1", otp.Delivery{Submission: otp.Submission{Provider: "twilio", MessageID: "SM2"}, State: otp.DeliveryDelivered, At: t0})
+
+	// SubmitChallenge is UpdateChallenge and RecordSubmission at once: a
+	// new state and a new submission, the receipt's time cleared.
+	ch = lockChallenge(t, s, "ch-1")
+	ch.State, ch.Attempts, ch.SecretID, ch.CodeMAC, ch.ExpiresAt = otp.ChallengeSuperseded, 4, "k2", []byte{9, 9}, t0.Add(time.Hour)
+	sub3 := otp.Submission{Provider: "smpp-2", MessageID: "m-3"}
+	inTx(t, s, func(tx otp.Tx) error { return tx.SubmitChallenge(ch, sub3) })
+	want := *ch
+	want.Delivery = otp.Delivery{Submission: sub3, State: otp.DeliverySubmitted}
+	if diff := cmp.Diff(&want, lockChallenge(t, s, "ch-1")); diff != "" {
+		t.Errorf("after SubmitChallenge (-want +got):\n%s", diff)
+	}
+	if !record("smpp-2", "m-3", otp.DeliveryDelivered, t0) {
+		t.Error("RecordDelivery did not find the message of SubmitChallenge")
+	}
+	if record("twilio", "SM2", otp.DeliveryFailed, t0) {
+		t.Error("RecordDelivery found the message that SubmitChallenge replaced")
+	}
 }

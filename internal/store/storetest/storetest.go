@@ -603,17 +603,21 @@ func testCountEventsMany(t *testing.T, open Opener) {
 			at      time.Time
 		}{
 			{otp.EventSend, "account:A1", t0},
-			{otp.EventSend, "account:A1", t0.Add(time.Second)},
-			{otp.EventSend, "phone:a", t0.Add(time.Second)},
 			{otp.EventSend, "phone:b", t0.Add(2 * time.Second)},
 			{otp.EventSend, "phone:b", t0.Add(3 * time.Second)},
-			{otp.EventVerifyFail, "phone:a", t0.Add(time.Second)},
 		} {
 			if err := tx.AddEvent(e.kind, e.subject, e.at); err != nil {
 				return err
 			}
 		}
-		return nil
+		// AddEvents adds one event under each subject.
+		if err := tx.AddEvents(otp.EventSend, []string{"account:A1", "phone:a"}, t0.Add(time.Second)); err != nil {
+			return err
+		}
+		if err := tx.AddEvents(otp.EventSend, nil, t0.Add(time.Second)); err != nil {
+			return err
+		}
+		return tx.AddEvents(otp.EventVerifyFail, []string{"phone:a"}, t0.Add(time.Second))
 	})
 	counts := []otp.EventCount{
 		{Kind: otp.EventSend, Subjects: []string{"account:A1"}, Since: t0.Add(-time.Millisecond), AtMost: 10},
