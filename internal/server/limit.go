@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/idle"
 	"github.com/otpgate/otpgate/internal/otp"
 )
 
@@ -152,10 +153,29 @@ func (s *slot) take() {
 	s.held, s.since = true, s.l.now()
 }
 
+// Release gives the slot back while the request waits on the disk (the
+// SQLite writer's fsync, through idle.Wait): its work for the moment is
+// done, and another request can use the slot meanwhile.
+func (s *slot) Release() bool {
+	if !s.held {
+		return false
+	}
+	s.give()
+	return true
+}
+
+// Reacquire takes a slot again after Release, as after an SMS: ahead of new
+// arrivals, and never shed.
+func (s *slot) Reacquire() {
+	s.l.resume()
+	s.take()
+}
+
 type slotKey struct{}
 
+// withSlot carries the slot for ReleaseSlotWhileSending and for idle.Wait.
 func withSlot(ctx context.Context, s *slot) context.Context {
-	return context.WithValue(ctx, slotKey{}, s)
+	return idle.With(context.WithValue(ctx, slotKey{}, s), s)
 }
 
 // ReleaseSlotWhileSending wraps the messenger of a Service served behind a

@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/idle"
 )
 
 // The writer is group commit: one goroutine owns SQLite's one writing
@@ -35,6 +39,13 @@ import (
 // synchronous=FULL does (a commit's fsync of the log), moved off the writer.
 // A batch of only non-durable units (otp.NonDurable) needs no fsync of its
 // own; it is released after the batches before it.
+//
+// A failed fsync is final. The batch that needed it, and every batch after
+// it, fail (a later batch may replay an answer of the failed one); and the
+// store refuses every write from then on (ErrSyncFailed), because on Linux
+// a retried fsync can report success after the kernel dropped the pages
+// that did not reach the disk (PostgreSQL's "fsyncgate"): only a restart,
+// which makes SQLite recover the log from what is on disk, is safe.
 
 // MaxBatch bounds how many units one transaction runs: enough to share one
 // fsync among all the requests a busy server has in flight, few enough that
@@ -43,6 +54,11 @@ const MaxBatch = 128
 
 // errClosed answers a unit that comes after Close.
 var errClosed = errors.New("sqlite: the store is closed")
+
+// ErrSyncFailed is the error of every write after an fsync of the log failed:
+// what was committed may not be on disk, and nothing written since can be
+// trusted to reach it. Ping reports it too, so the server is not ready.
+var ErrSyncFailed = errors.New("sqlite: an fsync of the write-ahead log failed, so committed writes may not be on disk; the store refuses writes until otpgate is restarted")
 
 // unit is one caller's transaction on its way through the writer.
 type unit struct {
@@ -62,7 +78,10 @@ type unit struct {
 	// panicked is what fn panicked with, to panic again in the caller's
 	// goroutine: the writer's own must not die of one request.
 	panicked any
-	done     chan struct{}
+	// waiting is closed once the unit's batch is committed and waits for
+	// the syncer's fsync: its caller's CPU work is done (see do).
+	waiting chan struct{}
+	done    chan struct{}
 }
 
 // finish gives the unit its outcome, unless it has one (its own error). The
@@ -100,6 +119,15 @@ type writer struct {
 	// could not be opened: then the connection commits with FULL itself.
 	wal     *os.File
 	pending chan committed // batches committed, to sync and release in order
+	// syncLog fsyncs the log: (*os.File).Sync, or a test's failure.
+	syncLog func(*os.File) error
+	// unsynced counts the batches handed to the syncer that need an fsync
+	// and are not released yet: while there are any, every batch waits
+	// for the disk.
+	unsynced atomic.Int64
+	// broken is the first failed fsync (ErrSyncFailed wrapping it); once set,
+	// every write is refused.
+	broken atomic.Pointer[error]
 
 	// submit queues the units for the next batch, in the order they came.
 	submit  chan *unit
@@ -118,7 +146,7 @@ var controls = []string{"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT unit
 func newWriter(conn *sql.Conn, stmts map[string]*sql.Stmt, full bool) *writer {
 	w := &writer{conn: conn, stmts: stmts, full: full, controls: map[string]*sql.Stmt{},
 		submit: make(chan *unit, MaxBatch), quit: make(chan struct{}), stopped: make(chan struct{}),
-		pending: make(chan committed, MaxBatch)}
+		pending: make(chan committed, MaxBatch), syncLog: (*os.File).Sync}
 	if full {
 		w.openLog()
 	}
@@ -171,7 +199,10 @@ func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	u := &unit{ctx: ctx, fn: fn, durable: durable, done: make(chan struct{})}
+	if err := w.failed(); err != nil {
+		return err
+	}
+	u := &unit{ctx: ctx, fn: fn, durable: durable, waiting: make(chan struct{}), done: make(chan struct{})}
 	select {
 	case w.submit <- u:
 	case <-ctx.Done():
@@ -181,16 +212,27 @@ func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) er
 	}
 	// The writer has the unit: wait for its batch whatever ctx says, so
 	// that a caller never reports failure for a change that was committed.
+	released := func() {
+		select {
+		case <-u.done:
+		case <-w.stopped:
+		}
+	}
 	select {
 	case <-u.done:
 	case <-w.stopped:
-		// Every unit the writer ran was released before it stopped: one
-		// still in the queue never ran.
-		select {
-		case <-u.done:
-		default:
-			return errClosed
-		}
+	case <-u.waiting:
+		// Committed, waiting for the disk: the request's slot of
+		// --max-in-flight goes to another request meanwhile, as it does
+		// while an SMS is sent.
+		idle.Wait(ctx, released)
+	}
+	// Every unit the writer ran was released before it stopped: one still
+	// in the queue never ran.
+	select {
+	case <-u.done:
+	default:
+		return errClosed
 	}
 	if u.panicked != nil {
 		panic(u.panicked)
@@ -235,6 +277,13 @@ func (w *writer) loop() {
 				break gather
 			}
 		}
+		if err := w.failed(); err != nil {
+			// Nothing runs after a failed fsync (ErrSyncFailed).
+			finishAll(batch, err)
+			w.pending <- committed{units: slices.Clone(batch)}
+			clear(batch)
+			continue
+		}
 		start := time.Now()
 		durable := w.run(batch)
 		w.statsMu.Lock()
@@ -243,7 +292,16 @@ func (w *writer) loop() {
 		w.stats.Busy += time.Since(start)
 		w.stats.Largest = max(w.stats.Largest, len(batch))
 		w.statsMu.Unlock()
-		w.pending <- committed{units: slices.Clone(batch), sync: durable && w.wal != nil}
+		c := committed{units: slices.Clone(batch), sync: durable && w.wal != nil}
+		if c.sync {
+			w.unsynced.Add(1)
+		}
+		if w.unsynced.Load() > 0 {
+			for _, u := range batch {
+				close(u.waiting)
+			}
+		}
+		w.pending <- c
 		clear(batch)
 	}
 }
@@ -267,26 +325,56 @@ func (w *writer) syncer(done chan<- struct{}) {
 				break gather
 			}
 		}
-		var err error
-		if slices.ContainsFunc(group, func(c committed) bool { return c.sync }) {
-			if err = w.wal.Sync(); err != nil {
-				err = fmt.Errorf("sqlite: sync the log: %w", err)
+		// from is the first batch to fail: after a failed fsync, every
+		// batch, committed or not, whether on disk nobody knows.
+		from := len(group)
+		err := w.failed()
+		if err != nil {
+			from = 0
+		} else if first := slices.IndexFunc(group, func(c committed) bool { return c.sync }); first >= 0 {
+			if serr := w.syncLog(w.wal); serr != nil {
+				// The batches before the first that needed the fsync
+				// needed none, nor did those before them: they stand.
+				// That one and every later one fail: a later batch,
+				// durable or not, may replay an answer of the first.
+				err, from = w.fail(serr), first
 			}
 			w.statsMu.Lock()
 			w.stats.Syncs++
 			w.statsMu.Unlock()
 		}
-		for _, c := range group {
+		for i, c := range group {
 			for _, u := range c.units {
-				if err != nil && c.sync {
-					// Committed, but whether it is on disk nobody
-					// knows: its answer must not leave.
-					u.finish(err)
+				if i >= from {
+					u.err = err // its answer must not leave
 				}
 				close(u.done)
 			}
+			if c.sync {
+				w.unsynced.Add(-1)
+			}
 		}
 	}
+}
+
+// fail records a failed fsync of the log, once, and returns the error every
+// write gets from now on.
+func (w *writer) fail(cause error) error {
+	err := fmt.Errorf("%w (%w)", ErrSyncFailed, cause)
+	if w.broken.CompareAndSwap(nil, &err) {
+		slog.Error("sqlite: an fsync of the write-ahead log failed: the store refuses every write until otpgate is restarted; restart it (SQLite recovers the log from the disk at start), and check the disk",
+			"log", w.wal.Name(), "error", cause)
+	}
+	return *w.broken.Load()
+}
+
+// failed is ErrSyncFailed (with its cause) once an fsync of the log failed,
+// else nil.
+func (w *writer) failed() error {
+	if p := w.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // writerCtx runs the writer's statements: see unit.ctx.
