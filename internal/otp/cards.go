@@ -90,10 +90,10 @@ func fourDigits(s string) bool {
 // lookUp finds the card or token of r and its account, or nil and nil,
 // trying its hash under each card secret, newest first: a card imported
 // under an older secret is still found until it is imported again.
-func (r AuthenticateRequest) lookUp(tx Tx) (*Account, *Card, error) {
-	find, hashes := tx.AccountByCard, r.CardHashes
+func (r AuthenticateRequest) lookUp(rd Reader) (*Account, *Card, error) {
+	find, hashes := rd.AccountByCard, r.CardHashes
 	if len(r.TokenHashes) != 0 {
-		find, hashes = tx.AccountByToken, r.TokenHashes
+		find, hashes = rd.AccountByToken, r.TokenHashes
 	}
 	for _, h := range hashes {
 		if acct, card, err := find(h); err != nil || acct != nil {
@@ -111,11 +111,11 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 	if err := r.check(); err != nil {
 		return Outcome{}, err
 	}
-	resolve := func(tx Tx) (*Account, *CardSMS, string, error) {
+	res, err := s.resolve(ctx, func(rd Reader) (*Account, *CardSMS, string, error) {
 		if !r.NativeOtp {
 			return nil, nil, AuthNotRequested, nil
 		}
-		acct, onFile, err := r.lookUp(tx)
+		acct, onFile, err := r.lookUp(rd)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -136,9 +136,12 @@ func (s *Service) Authenticate(ctx context.Context, r AuthenticateRequest) (Outc
 			card.Last4 = onFile.Last4
 		}
 		return acct, card, "", nil
+	})
+	if err != nil {
+		return Outcome{}, err
 	}
 	d := delivery{onFailure: answerUnableToSend}
-	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, resolve) })
+	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, res) })
 }
 
 // checkExpiry compares the expiry of the request with the one on file, and

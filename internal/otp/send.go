@@ -142,19 +142,52 @@ func (p *sendPlan) sms() CodeSMS {
 // claim has lapsed (its instance died mid-send) takes it over with a fresh
 // code, so no two codes of one challenge are ever valid.
 func (s *Service) Send(ctx context.Context, r SendRequest) (Outcome, error) {
-	resolve := func(tx Tx) (*Account, *CardSMS, string, error) {
-		acct, result, err := s.resolveAccount(tx, r)
+	res, err := s.resolve(ctx, func(rd Reader) (*Account, *CardSMS, string, error) {
+		acct, result, err := s.resolveAccount(rd, r)
 		return acct, nil, result, err
+	})
+	if err != nil {
+		return Outcome{}, err
 	}
 	d := delivery{token: r.SMSMatchingToken, onFailure: answerUnableToSend}
-	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, resolve) })
+	return s.send(ctx, func(tx Tx) (step, error) { return s.claimNew(tx, r.Ref, d, res) })
 }
 
 // resolveFunc finds the account a new request sends to and, for an India
 // Cards authenticate, what its SMS states besides the code (nil for
 // sendOtp). A non-empty result ends the request with that business result
 // instead.
-type resolveFunc func(tx Tx) (acct *Account, card *CardSMS, result string, err error)
+type resolveFunc func(rd Reader) (acct *Account, card *CardSMS, result string, err error)
+
+// resolution is what a resolveFunc found, err included: the claim uses it
+// only once it knows the request is new, so that a retry of a request seen
+// before replays its answer whatever the directory says now.
+type resolution struct {
+	acct   *Account
+	card   *CardSMS
+	result string
+	err    error
+}
+
+// resolve runs fn on the directory before the claiming transaction, off the
+// store's writer (Store.Read): it decides nothing that the claim must
+// re-check. The claim writes, under the account's id (never deleted: an
+// import updates accounts, it does not remove them), a challenge, the
+// budget events of the account and of the phone that was read, and the
+// request; the budgets are counted and spent in the claim itself, so they
+// hold whatever ran in between. An import that changes the account's phone
+// or status after the read is ordered after this request, as it would be
+// had it committed just after the claim: the code goes to the phone that
+// was read, and the send is counted against that phone, whose SMS it is.
+// docs/states.md draws it.
+func (s *Service) resolve(ctx context.Context, fn resolveFunc) (resolution, error) {
+	var res resolution
+	err := s.store.Read(ctx, func(rd Reader) error {
+		res.acct, res.card, res.result, res.err = fn(rd)
+		return nil
+	})
+	return res, err
+}
 
 // send is the path of every method that texts a code (docs/states.md):
 // claim the request in one transaction (claim is claimNew or claimResend),
@@ -209,12 +242,12 @@ func (s *Service) existing(tx Tx, ref Ref, d delivery, now time.Time) (st step, 
 }
 
 // claimNew is the claiming transaction of sendOtp and authenticate.
-func (s *Service) claimNew(tx Tx, ref Ref, d delivery, resolve resolveFunc) (step, error) {
+func (s *Service) claimNew(tx Tx, ref Ref, d delivery, res resolution) (step, error) {
 	now := s.now()
 	if st, seen, err := s.existing(tx, ref, d, now); seen || err != nil {
 		return st, err
 	}
-	acct, card, result, err := resolve(tx)
+	acct, card, result, err := res.acct, res.card, res.result, res.err
 	if err != nil {
 		return step{}, err
 	}
@@ -308,12 +341,12 @@ func (s *Service) giveUp(tx Tx, rec *Request, d delivery) (step, error) {
 }
 
 // resolveAccount finds the account of a sendOtp (SPEC §6).
-func (s *Service) resolveAccount(tx Tx, r SendRequest) (*Account, string, error) {
+func (s *Service) resolveAccount(rd Reader, r SendRequest) (*Account, string, error) {
 	if r.Phone != "" && !r.PhoneValid {
 		return nil, SendInvalidPhone, nil
 	}
 	if r.AssociationID != "" {
-		acct, err := tx.AccountByAssociation(r.AssociationID)
+		acct, err := rd.AccountByAssociation(r.AssociationID)
 		if err != nil {
 			return nil, "", err
 		}
@@ -336,7 +369,7 @@ func (s *Service) resolveAccount(tx Tx, r SendRequest) (*Account, string, error)
 			return nil, SendNotEligible, nil
 		}
 	}
-	acct, err := tx.AccountByPhone(r.Phone)
+	acct, err := rd.AccountByPhone(r.Phone)
 	if err != nil {
 		return nil, "", err
 	}

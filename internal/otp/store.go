@@ -15,6 +15,12 @@ type Store interface {
 	// connection lost before commit), so it must have no effect outside tx.
 	// An error of fn's own comes back unchanged and is not retried.
 	Tx(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn's directory lookups outside any write transaction: on
+	// SQLite's read connections, beside its one writer, and as plain
+	// queries of PostgreSQL's pool. What it reads is committed, but may
+	// change before a later Tx: use it only for what a write need not
+	// re-check (see Service.Send).
+	Read(ctx context.Context, fn func(Reader) error) error
 	// ImportAccounts inserts or updates accounts, replacing their association
 	// ids, cards and tokens, in one transaction: all of them or none.
 	ImportAccounts(ctx context.Context, accounts []Account) error
@@ -55,15 +61,7 @@ type Tx interface {
 	// retry is processed afresh.
 	DeleteRequest(scope, method, id string) error
 
-	AccountByPhone(phone string) (*Account, error)
-	// AccountByID finds an account by its id, without its cards.
-	AccountByID(id string) (*Account, error)
-	AccountByAssociation(associationID string) (*Account, error)
-	// AccountByCard finds a card by the keyed hash of its number.
-	AccountByCard(cardHash []byte) (*Account, *Card, error)
-	// AccountByToken finds a network token by the keyed hash of its number.
-	// Tokens and cards are apart: neither lookup finds the other.
-	AccountByToken(tokenHash []byte) (*Account, *Card, error)
+	Reader
 
 	// CountEvents counts events after since, stopping at atMost: a budget
 	// only needs to know whether it is spent, and a subject with a long
@@ -112,6 +110,20 @@ type EventCount struct {
 	Subjects []string
 	Since    time.Time
 	AtMost   int
+}
+
+// Reader is the lookups of the directory (the imported accounts), which a
+// Tx has too and Store.Read runs off the writer.
+type Reader interface {
+	AccountByPhone(phone string) (*Account, error)
+	// AccountByID finds an account by its id, without its cards.
+	AccountByID(id string) (*Account, error)
+	AccountByAssociation(associationID string) (*Account, error)
+	// AccountByCard finds a card by the keyed hash of its number.
+	AccountByCard(cardHash []byte) (*Account, *Card, error)
+	// AccountByToken finds a network token by the keyed hash of its number.
+	// Tokens and cards are apart: neither lookup finds the other.
+	AccountByToken(tokenHash []byte) (*Account, *Card, error)
 }
 
 // PurgeBefore names the cut-off of each kind of record.

@@ -216,6 +216,17 @@ func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 	return nil
 }
 
+// Read runs fn under the store's mutex, as a transaction that writes
+// nothing.
+func (s *Store) Read(ctx context.Context, fn func(otp.Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("inmem: read: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(&txn{db: &s.db})
+}
+
 // Ping reports that the store answers: it always does.
 func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
 

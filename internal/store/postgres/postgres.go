@@ -135,6 +135,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	})
 }
 
+// Read runs fn's lookups as plain queries of the pool, outside any
+// transaction, so that they hold no connection in a transaction between
+// them.
+func (s *Store) Read(ctx context.Context, fn func(otp.Reader) error) error {
+	return fn(sqlstore.NewTx(poolReader{s: s, ctx: ctx}, statements))
+}
+
 // Tx runs fn in one READ COMMITTED transaction. Its COMMIT waits for the
 // disk (synchronous_commit as the server has it) unless ctx comes from
 // otp.NonDurable and fn stores no answer: then it is on the server and seen by

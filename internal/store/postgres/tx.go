@@ -235,3 +235,37 @@ func (t *pgTx) sendQueued() ([]int64, error) {
 	t.answered = true
 	return affected, nil
 }
+
+// poolReader runs the directory lookups of Store.Read as plain queries of
+// the pool, outside any transaction: each sees what was committed when it
+// ran, and holds no lock.
+type poolReader struct {
+	s   *Store
+	ctx context.Context
+}
+
+var _ sqlstore.Conn = poolReader{}
+
+// Exec refuses: the lookups of a Reader write nothing.
+func (r poolReader) Exec(what, _ string, _ ...any) error {
+	return fmt.Errorf("postgres: %s: a read writes nothing", what)
+}
+
+// QueryRow runs the query on a connection of the pool, again after a
+// failure that a read can safely retry (a lost connection, a server that
+// restarted).
+func (r poolReader) QueryRow(what, query string, args []any, dest ...any) (found bool, err error) {
+	err = r.s.retry(r.ctx, func() (retryClass, error) {
+		found = true
+		err := r.s.pool.QueryRow(r.ctx, query, args...).Scan(dest...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			found = false
+			return final, nil
+		}
+		if err != nil {
+			return classify(r.ctx, err, nil), sqlstore.Wrap("postgres", what, err)
+		}
+		return final, nil
+	})
+	return found && err == nil, err
+}

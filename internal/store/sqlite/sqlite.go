@@ -169,6 +169,36 @@ func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 	return s.w.do(ctx, otp.IsDurable(ctx), func(t *sqlTx) error { return fn(t) })
 }
 
+// Read runs fn's lookups on the pool of read connections, beside the
+// writer: WAL lets them read the last commit while it writes, so that
+// lookups that decide nothing a unit writes need not queue for it.
+func (s *Store) Read(ctx context.Context, fn func(otp.Reader) error) error {
+	return fn(sqlstore.NewTx(poolReader{db: s.db, ctx: ctx}, statements))
+}
+
+// poolReader is a sqlstore.Conn over the read connections, for Read.
+type poolReader struct {
+	db  *sql.DB
+	ctx context.Context
+}
+
+// Exec refuses: the lookups of a Reader write nothing.
+func (r poolReader) Exec(what, _ string, _ ...any) error {
+	return fmt.Errorf("sqlite: %s: a read writes nothing", what)
+}
+
+// QueryRow runs the query on a read connection and scans its first row.
+func (r poolReader) QueryRow(what, query string, args []any, dest ...any) (bool, error) {
+	err := r.db.QueryRowContext(r.ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, sqlstore.Wrap("sqlite", what, err)
+	}
+	return true, nil
+}
+
 // ImportAccounts upserts accounts and replaces their association ids, cards
 // and tokens, all in one transaction. An association id, card or token that
 // belongs to an account outside the import fails the whole import.

@@ -62,6 +62,7 @@ func RunInstances(t *testing.T, open Opener) {
 		{"Requests", testRequests},
 		{"RequestCard", testRequestCard},
 		{"AccountLookups", testAccountLookups},
+		{"ReadLookups", testReadLookups},
 		{"ImportReplaces", testImportReplaces},
 		{"ImportAllOrNothing", testImportAllOrNothing},
 		{"ImportMany", testImportMany},
@@ -651,6 +652,61 @@ func testCountEventsMany(t *testing.T, open Opener) {
 		}
 		return nil
 	})
+}
+
+// testReadLookups: the lookups of Store.Read answer what a transaction's
+// answer, and see what an import committed before they ran.
+func testReadLookups(t *testing.T, open Opener) {
+	s := one(t, open)
+	card := otp.Card{Hash: cardHash(1), SecretID: "k1", Last4: "4242", ExpiryYear: 2031, ExpiryMonth: 7}
+	token := otp.Card{Hash: cardHash(2), SecretID: "k2", Last4: "4343"}
+	importAccounts(t, s,
+		otp.Account{ID: "B2", Phone: phone1, Status: otp.StatusActive, AssociationIDs: []string{"as-b2"}, Tokens: []otp.Card{token}},
+		otp.Account{ID: "B1", Phone: phone1, Status: otp.StatusActive},
+		otp.Account{ID: "C1", Phone: phone2, Status: otp.StatusNotEligible, Cards: []otp.Card{card}},
+	)
+	type found struct {
+		Phone1, Phone3, ID, Association, NoAssociation, Card, Token *otp.Account
+		CardRow, TokenRow                                           *otp.Card
+	}
+	look := func(r otp.Reader) (f found, err error) {
+		for _, step := range []func() error{
+			func() (err error) { f.Phone1, err = r.AccountByPhone(phone1); return },
+			func() (err error) { f.Phone3, err = r.AccountByPhone(phone3); return },
+			func() (err error) { f.ID, err = r.AccountByID("C1"); return },
+			func() (err error) { f.Association, err = r.AccountByAssociation("as-b2"); return },
+			func() (err error) { f.NoAssociation, err = r.AccountByAssociation("as-none"); return },
+			func() (err error) { f.Card, f.CardRow, err = r.AccountByCard(card.Hash); return },
+			func() (err error) { f.Token, f.TokenRow, err = r.AccountByToken(token.Hash); return },
+		} {
+			if err := step(); err != nil {
+				return f, err
+			}
+		}
+		return f, nil
+	}
+	ctx := context.Background()
+	var inTxn, read found
+	inTx(t, s, func(tx otp.Tx) (err error) { inTxn, err = look(tx); return err })
+	if err := s.Read(ctx, func(r otp.Reader) (err error) { read, err = look(r); return err }); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if diff := cmp.Diff(inTxn, read, ignoreLinks); diff != "" {
+		t.Errorf("Read's lookups differ from a transaction's (-tx +read):\n%s", diff)
+	}
+	if read.Phone1 == nil || read.Phone1.ID != "B1" || read.Card == nil || read.Card.ID != "C1" ||
+		read.Token == nil || read.Token.ID != "B2" || read.Association == nil || read.Association.ID != "B2" || read.Phone3 != nil {
+		t.Errorf("Read found %+v", read)
+	}
+	// A change committed before Read runs is what it sees.
+	importAccounts(t, s, otp.Account{ID: "B1", Phone: phone1, Status: otp.StatusClosed})
+	var a *otp.Account
+	if err := s.Read(ctx, func(r otp.Reader) (err error) { a, err = r.AccountByPhone(phone1); return err }); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if a == nil || a.ID != "B2" {
+		t.Errorf("Read after B1 was closed: AccountByPhone = %+v, want B2", a)
+	}
 }
 
 func testChallenges(t *testing.T, open Opener) {
