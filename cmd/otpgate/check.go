@@ -171,9 +171,13 @@ func (c *serveCmd) checkKeys(r *checkReport, scheme string) {
 		r.fail("keys", fmt.Errorf("%s keys: %w", scheme, err))
 		return
 	}
+	defer c.closeTokens(nil)
+	unknown := noExpiryKnown(c.JOSEKey)
 	for _, k := range infos {
 		desc := fmt.Sprintf("%s %s key %s (%s, %s)", scheme, k.Owner, k.ID, k.Algorithm, k.Usage)
 		switch {
+		case unknown(k):
+			r.warn("keys", "%s: %s", desc, noExpiryWarning(k.ID))
 		case k.Expires.IsZero():
 			r.ok("keys", "%s: never expires", desc)
 		case !k.Expires.After(now):

@@ -70,9 +70,26 @@ func TestE2EHSMServe(t *testing.T) {
 	if list := run("keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1?x-public-key="+path("jose.pub.json")); !strings.Contains(list, "jose-1") || !strings.Contains(list, "active") {
 		t.Errorf("keys list of the token's JOSE key:\n%s", list)
 	}
-	// Without the JWK file, the token alone: kid from the label, no expiry.
-	if list := run("keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1"); !strings.Contains(list, "jose-1") || !strings.Contains(list, "never") {
-		t.Errorf("keys list of the token's JOSE key, without its JWK:\n%s", list)
+	// Without the JWK file, the token alone: kid from the label, and no
+	// expiry known, which keys list and doctor say loudly: no alert can
+	// protect such a key.
+	code, list, stderr := e2eRun(t, 60*time.Second, env, "keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1")
+	outputs = append(outputs, list, stderr)
+	if code != 0 || !strings.Contains(list, "jose-1") || !strings.Contains(list, "unknown") || strings.Contains(list, "never") ||
+		!strings.Contains(stderr, "WARNING: jose key jose-1 is in a token without x-public-key: no expiry known, so the expiry alert cannot protect this key") {
+		t.Errorf("keys list of the token's JOSE key, without its JWK: exit %d\n%s\nstderr: %s", code, list, stderr)
+	}
+	if code, _, stderr := e2eRun(t, 60*time.Second, env, "keys", "list", "--scheme", "jose", "--key", "pkcs11:token=e2e-hsm;object=jose-1?x-public-key="+path("jose.pub.json")); code != 0 || strings.Contains(stderr, "WARNING") {
+		t.Errorf("keys list of a key whose JWK gives its expiry: exit %d, warned:\n%s", code, stderr)
+	}
+	run("keys", "generate", "--scheme", "jose", "--bits", "2048", "--kid", "google", "--out", path("google.jwk"))
+	writeFile(t, dir, "google.pub.jwks", run("keys", "export-public", "--scheme", "jose", "--key", path("google.jwk")))
+	code, report, stderr := e2eRun(t, 60*time.Second, env, "doctor", "--data-dir", path("doctor"), "--sms-file", "-",
+		"--jose-key", "pkcs11:token=e2e-hsm;object=jose-1", "--jose-google-key", path("google.pub.jwks"))
+	outputs = append(outputs, report, stderr)
+	if flat := strings.Join(strings.Fields(report), " "); !strings.Contains(flat, "warn keys jose ours key jose-1") || !strings.Contains(flat, "no expiry known, so the expiry alert cannot protect this key") ||
+		!strings.Contains(flat, "ok keys a probe signed and encrypted") {
+		t.Errorf("doctor with a JOSE key in a token without x-public-key: exit %d\n%s\nstderr: %s", code, report, stderr)
 	}
 
 	run("keys", "generate", "--scheme", "pgp", "--bits", "2048", "--name", "google", "--out", path("google.asc"))

@@ -104,7 +104,13 @@ func (c *keysListCmd) Run() error {
 	if len(info) == 0 {
 		return errors.New("no keys: give --key and/or --google-key")
 	}
-	printKeys(os.Stdout, info)
+	unknown := noExpiryKnown(c.Key)
+	printKeysExpiry(os.Stdout, info, unknown)
+	for _, k := range info {
+		if unknown(k) {
+			fmt.Fprintln(os.Stderr, "WARNING: "+noExpiryWarning(k.ID))
+		}
+	}
 	return nil
 }
 
@@ -192,11 +198,20 @@ func (c *keysImportCmd) Run() error {
 }
 
 func printKeys(w io.Writer, keys []envelope.KeyInfo) {
+	printKeysExpiry(w, keys, func(envelope.KeyInfo) bool { return false })
+}
+
+// printKeysExpiry is printKeys, with "unknown" rather than "never" as the
+// expiry of the keys for which unknown is true (noExpiryKnown).
+func printKeysExpiry(w io.Writer, keys []envelope.KeyInfo, unknown func(envelope.KeyInfo) bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "OWNER\tID\tALGORITHM\tUSAGE\tEXPIRES\tSTATE")
 	for _, k := range keys {
 		expires := "never"
-		if !k.Expires.IsZero() {
+		switch {
+		case unknown(k):
+			expires = "unknown"
+		case !k.Expires.IsZero():
 			expires = k.Expires.UTC().Format("2006-01-02")
 		}
 		state := "inactive"

@@ -12,6 +12,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/alecthomas/kong"
 
+	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/envelope/jose"
 	"github.com/otpgate/otpgate/internal/envelope/pgp"
 	"github.com/otpgate/otpgate/internal/hsm"
@@ -136,6 +137,32 @@ func loadJOSEKeys(tokens *hsm.Tokens, ourRefs, googleFiles []string) (*jose.KeyS
 		ks.Ours = append(ks.Ours, k)
 	}
 	return ks, nil
+}
+
+// noExpiryKnown reports, for loadJOSEKeys' refs, which of our JOSE keys
+// are in a token without x-public-key: nothing says when they expire, so
+// they list as never expiring and no expiry alert can fire for them. It
+// is kept apart from the keys, which carry no such flag, and matched by
+// kid, which for these keys is the object label.
+func noExpiryKnown(refs []string) func(envelope.KeyInfo) bool {
+	kids := map[string]bool{}
+	for _, r := range refs {
+		if !hsm.IsURI(r) {
+			continue
+		}
+		if u, err := hsm.ParseURI(r); err == nil && u.PublicKey == "" && u.Object != "" {
+			kids[u.Object] = true
+		}
+	}
+	return func(k envelope.KeyInfo) bool {
+		return k.Scheme == "jose" && k.Owner == jose.OwnerOurs && k.Expires.IsZero() && kids[k.ID]
+	}
+}
+
+// noExpiryWarning is what keys list, doctor and serve say of such a key.
+func noExpiryWarning(kid string) string {
+	return fmt.Sprintf("jose key %s is in a token without x-public-key: no expiry known, so the expiry alert cannot protect this key; "+
+		"give its URI ?x-public-key=FILE, a public JWK with exp (keys generate --pkcs11 writes one), and rotate it in time", kid)
 }
 
 // joseKeyFromFile is the key of the public JWK (or JWKS) file that is s's.

@@ -261,7 +261,12 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		// Deferred first, so run last: after the servers stopped answering.
 		defer c.closeTokens(log)
 		keys = keyLister(codec)
+		unknown := noExpiryKnown(c.JOSEKey)
 		for _, k := range infos {
+			if unknown(k) {
+				log.Warn("no expiry known: the expiry alert cannot protect this key (a JOSE key in a token without x-public-key); give its URI ?x-public-key=FILE, a public JWK with exp",
+					"scheme", k.Scheme, "owner", k.Owner, "id", k.ID)
+			}
 			if k.ExpiringSoon {
 				log.Warn("a key expires within 30 days: rotate it", "scheme", k.Scheme, "owner", k.Owner, "id", k.ID, "expires", k.Expires)
 			}
