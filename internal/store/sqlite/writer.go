@@ -222,10 +222,14 @@ func (w *writer) do(ctx context.Context, durable bool, fn func(*sqlTx) error) er
 	case <-u.done:
 	case <-w.stopped:
 	case <-u.waiting:
-		// Committed, waiting for the disk: the request's slot of
-		// --max-in-flight goes to another request meanwhile, as it does
-		// while an SMS is sent.
-		idle.Wait(ctx, released)
+		select {
+		case <-u.done: // released already: keep the slot
+		default:
+			// Committed, waiting for the disk: the request's slot of
+			// --max-in-flight goes to another request meanwhile, as it
+			// does while an SMS is sent.
+			idle.Wait(ctx, released)
+		}
 	}
 	// Every unit the writer ran was released before it stopped: one still
 	// in the queue never ran.
