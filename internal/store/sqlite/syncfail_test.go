@@ -18,8 +18,21 @@ import (
 // one) and then fail (every later one), and counts them.
 type failingSync struct {
 	gate  chan struct{}
+	once  sync.Once
 	calls atomic.Int32
 }
+
+// newFailingSync installs a failingSync on s's writer; the gate opens at the
+// end of the test at the latest, so that a failing test does not hang in
+// Close behind a blocked fsync.
+func newFailingSync(t *testing.T, s *Store) *failingSync {
+	f := &failingSync{gate: make(chan struct{})}
+	s.w.syncLog = f.sync
+	t.Cleanup(f.open)
+	return f
+}
+
+func (f *failingSync) open() { f.once.Do(func() { close(f.gate) }) }
 
 func (f *failingSync) sync(wal *os.File) error {
 	if f.calls.Add(1) == 1 {
@@ -38,8 +51,7 @@ func TestSyncFailureIsFinal(t *testing.T) {
 	if s.w.wal == nil {
 		t.Fatal("the writer has no log to sync")
 	}
-	f := &failingSync{gate: make(chan struct{})}
-	s.w.syncLog = f.sync
+	f := newFailingSync(t, s)
 	ctx := context.Background()
 	run := func(ctx context.Context, id string, state otp.RequestState) <-chan error {
 		errc := make(chan error, 1)
@@ -60,7 +72,7 @@ func TestSyncFailureIsFinal(t *testing.T) {
 	waitFor(t, func() bool { return s.WriterStats().Batches == 2 })
 	n := run(otp.NonDurable(ctx), "N", otp.RequestPending)
 	waitFor(t, func() bool { return s.WriterStats().Batches == 3 })
-	close(f.gate)
+	f.open()
 
 	if err := <-a; err != nil {
 		t.Errorf("A, synced before the failure: %v", err)
@@ -122,8 +134,11 @@ func (h *holder) holds() bool {
 // fsync gives its slot back (idle.Wait), and holds it again when Tx returns.
 func TestSlotFreeDuringSync(t *testing.T) {
 	s, _ := open(t)
-	f := &failingSync{gate: make(chan struct{})}
-	s.w.syncLog = func(wal *os.File) error { <-f.gate; return wal.Sync() }
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	s.w.syncLog = func(wal *os.File) error { <-gate; return wal.Sync() }
 	h := &holder{held: true}
 	ctx := idle.With(context.Background(), h)
 	ran := make(chan struct{})
@@ -144,7 +159,7 @@ func TestSlotFreeDuringSync(t *testing.T) {
 		t.Fatalf("Tx returned before its fsync: %v", err)
 	default:
 	}
-	close(f.gate)
+	open()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
