@@ -34,6 +34,10 @@ type Store struct {
 	// db is the pool of read connections (query_only): pings, scans,
 	// inspection by tests and tools. Nothing writes through it.
 	db *sql.DB
+	// reads are Read's lookups, prepared on db: a statement of a
+	// database/sql pool is prepared once per connection that runs it,
+	// rather than parsed on every lookup.
+	reads map[string]*sql.Stmt
 	// wdb holds the one writing connection, which w owns.
 	wdb *sql.DB
 	w   *writer
@@ -129,7 +133,19 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s := &Store{db: db, wdb: wdb, w: newWriter(conn, stmts, sync == "FULL"), batch: DefaultBatch}
+	reads := map[string]*sql.Stmt{}
+	for _, q := range []string{statements.AccountByPhone, statements.AccountByID, statements.AccountByAssociation,
+		statements.AccountByCard, statements.AccountByToken} {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			db.Close()
+			conn.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		reads[q] = st
+	}
+	s := &Store{db: db, reads: reads, wdb: wdb, w: newWriter(conn, stmts, sync == "FULL"), batch: DefaultBatch}
 	return s, nil
 }
 
@@ -173,13 +189,13 @@ func (s *Store) Tx(ctx context.Context, fn func(otp.Tx) error) error {
 // writer: WAL lets them read the last commit while it writes, so that
 // lookups that decide nothing a unit writes need not queue for it.
 func (s *Store) Read(ctx context.Context, fn func(otp.Reader) error) error {
-	return fn(sqlstore.NewTx(poolReader{db: s.db, ctx: ctx}, statements))
+	return fn(sqlstore.NewTx(poolReader{stmts: s.reads, ctx: ctx}, statements))
 }
 
 // poolReader is a sqlstore.Conn over the read connections, for Read.
 type poolReader struct {
-	db  *sql.DB
-	ctx context.Context
+	stmts map[string]*sql.Stmt // Store.reads
+	ctx   context.Context
 }
 
 // Exec refuses: the lookups of a Reader write nothing.
@@ -189,7 +205,11 @@ func (r poolReader) Exec(what, _ string, _ ...any) error {
 
 // QueryRow runs the query on a read connection and scans its first row.
 func (r poolReader) QueryRow(what, query string, args []any, dest ...any) (bool, error) {
-	err := r.db.QueryRowContext(r.ctx, query, args...).Scan(dest...)
+	st, ok := r.stmts[query]
+	if !ok {
+		return false, fmt.Errorf("sqlite: %s: not a lookup of Read", what)
+	}
+	err := st.QueryRowContext(r.ctx, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
