@@ -5,26 +5,12 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/store/sqlite"
 )
-
-// codeKeeper is an otp.Messenger that keeps the last code it was given.
-type codeKeeper struct {
-	mu   sync.Mutex
-	code string
-}
-
-func (m *codeKeeper) SendCode(_ context.Context, msg otp.CodeSMS) (otp.Submission, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.code = msg.Code
-	return otp.Submission{Provider: "test", MessageID: "m-" + msg.Code}, nil
-}
 
 // BenchmarkSequentialFlows runs a sendOtp flow (send, verify) at a time on
 // the store alone, synchronous normal, over 1,000 accounts in turn (so that
@@ -50,7 +36,7 @@ func BenchmarkSequentialFlows(b *testing.B) {
 	if err := s.ImportAccounts(bg, directory); err != nil {
 		b.Fatal(err)
 	}
-	m := &codeKeeper{}
+	m := &lastCode{}
 	policy := otp.DefaultPolicy()
 	for _, list := range []*[]otp.Budget{&policy.SendBudgets, &policy.FailBudgets} {
 		for i := range *list {
@@ -71,10 +57,7 @@ func BenchmarkSequentialFlows(b *testing.B) {
 		if err != nil || out.Result != otp.SendSuccess {
 			b.Fatalf("sendOtp = %+v, %v", out, err)
 		}
-		m.mu.Lock()
-		code := m.code
-		m.mu.Unlock()
-		out, err = svc.Verify(bg, otp.VerifyRequest{Ref: ref("verifyOtp", "v"+id), SendRequestID: "s" + id, SendMethod: "sendOtp", Code: code})
+		out, err = svc.Verify(bg, otp.VerifyRequest{Ref: ref("verifyOtp", "v"+id), SendRequestID: "s" + id, SendMethod: "sendOtp", Code: m.last()})
 		if err != nil || out.Result != otp.VerifySuccess {
 			b.Fatalf("verifyOtp = %+v, %v", out, err)
 		}
