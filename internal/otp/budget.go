@@ -63,10 +63,11 @@ func (s *Service) failRules() []budgetRule {
 	return []budgetRule{{EventVerifyFail, s.policy.FailBudgets}}
 }
 
-// budgetSpent reports whether a send or failure budget of the account or its
-// phone is spent. Both dialects count against the same budgets.
-func (s *Service) budgetSpent(tx Tx, acct *Account, now time.Time) (bool, error) {
-	return s.spent(tx, s.budgetSubjects(acct, now), s.sendRules(), now)
+// budgetSpent reports whether a send or failure budget of groups (an
+// account's budgetSubjects) is spent. Both dialects count against the same
+// budgets.
+func (s *Service) budgetSpent(tx Tx, groups []subjectGroup, now time.Time) (bool, error) {
+	return s.spent(tx, groups, s.sendRules(), now)
 }
 
 // spent reports whether one of the rules' budgets is spent for one of the

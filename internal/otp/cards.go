@@ -217,7 +217,8 @@ func (s *Service) claimResend(tx Tx, r ResendRequest) (step, error) {
 	if acct == nil {
 		return finish(ResendExpired) // the account left the directory
 	}
-	if spent, err := s.budgetSpent(tx, acct, now); err != nil {
+	groups := s.budgetSubjects(acct, now)
+	if spent, err := s.budgetSpent(tx, groups, now); err != nil {
 		return step{}, err
 	} else if spent {
 		s.auditBudget(tx, acct)
@@ -225,7 +226,7 @@ func (s *Service) claimResend(tx Tx, r ResendRequest) (step, error) {
 		st.out.LockedOut = true
 		return st, err
 	}
-	ch, code, err := s.startChallenge(tx, acct, now)
+	ch, code, err := s.startChallenge(tx, acct, groups, now)
 	if err != nil {
 		return step{}, err
 	}

@@ -252,8 +252,10 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, res resolution) (step, er
 		return step{}, err
 	}
 	locked := false
+	var groups []subjectGroup // the account's budget subjects, counted and then charged
 	if result == "" {
-		if spent, err := s.budgetSpent(tx, acct, now); err != nil {
+		groups = s.budgetSubjects(acct, now)
+		if spent, err := s.budgetSpent(tx, groups, now); err != nil {
 			return step{}, err
 		} else if spent {
 			result, locked = SendLimitReached, true
@@ -264,7 +266,7 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, res resolution) (step, er
 		rec := s.newRequest(ref, now, RequestDone, result)
 		return answer(Outcome{Result: result, ReplyID: rec.ReplyID, LockedOut: locked}), tx.InsertRequest(rec)
 	}
-	ch, code, err := s.startChallenge(tx, acct, now)
+	ch, code, err := s.startChallenge(tx, acct, groups, now)
 	if err != nil {
 		return step{}, err
 	}
@@ -277,17 +279,18 @@ func (s *Service) claimNew(tx Tx, ref Ref, d delivery, res resolution) (step, er
 }
 
 // startChallenge creates a code for the account, sending until its SMS is
-// accepted, and counts the send against the budgets. The account's older
-// codes stay valid until then: a send that fails must not take away a code
-// the user already has.
-func (s *Service) startChallenge(tx Tx, acct *Account, now time.Time) (*Challenge, string, error) {
+// accepted, and counts the send against the budgets of groups (the
+// account's budgetSubjects at now, as the budget check counted them). The
+// account's older codes stay valid until then: a send that fails must not
+// take away a code the user already has.
+func (s *Service) startChallenge(tx Tx, acct *Account, groups []subjectGroup, now time.Time) (*Challenge, string, error) {
 	ch := &Challenge{ID: NewID(), AccountID: acct.ID, State: ChallengeSending,
 		CreatedAt: now, ExpiresAt: now.Add(s.policy.Lifetime)}
 	code := s.setCode(ch, now)
 	if err := tx.InsertChallenge(ch); err != nil {
 		return nil, "", err
 	}
-	if err := s.addEvents(tx, EventSend, s.budgetSubjects(acct, now), now); err != nil {
+	if err := s.addEvents(tx, EventSend, groups, now); err != nil {
 		return nil, "", err
 	}
 	return ch, code, nil
