@@ -29,6 +29,20 @@ func (m *switchable) SendCode(ctx context.Context, msg otp.CodeSMS) (otp.Submiss
 	return m.recorder.SendCode(ctx, msg)
 }
 
+// outageHarness is a harness over accounts whose SMS go through a
+// switchable, with a send budget of 2 an hour: small enough that a test
+// sees whether a failed send spent one.
+func outageHarness(t *testing.T, accounts ...otp.Account) (*harness, *switchable) {
+	t.Helper()
+	sms := &switchable{}
+	h := newHarnessWith(t, func(c *otp.Config) {
+		c.Policy.SendBudgets = []otp.Budget{{Count: 2, Per: time.Hour}}
+		sms.recorder = c.Messenger.(*recorder)
+		c.Messenger = sms
+	}, accounts...)
+	return h, sms
+}
+
 // stalledHarness is a harness whose at-th SMS goes out and then stalls
 // until released, on a clock that moves when told, with a short wait for
 // requests in flight.
@@ -188,12 +202,7 @@ func TestResendWithdrawnOnTakeOver(t *testing.T) {
 // the send back: an outage spends nothing.
 func TestFailedSendGivesItsBudgetBack(t *testing.T) {
 	ctx := context.Background()
-	sms := &switchable{}
-	h := newHarnessWith(t, func(c *otp.Config) {
-		c.Policy.SendBudgets = []otp.Budget{{Count: 2, Per: time.Hour}}
-		sms.recorder = c.Messenger.(*recorder)
-		c.Messenger = sms
-	}, otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive})
+	h, sms := outageHarness(t, otp.Account{ID: "A1", Phone: phone1, Status: otp.StatusActive})
 	out, err := h.svc.Send(ctx, legacySend("send-1", "send 1"))
 	expect(t, "the first send", out, err, otp.SendSuccess)
 	code := h.sms.last(t).code
@@ -222,12 +231,7 @@ func TestFailedSendGivesItsBudgetBack(t *testing.T) {
 // session the resend back and its budgets the send; its retry sends.
 func TestFailedResendIsWithdrawn(t *testing.T) {
 	ctx := context.Background()
-	sms := &switchable{}
-	h := newHarnessWith(t, func(c *otp.Config) {
-		c.Policy.SendBudgets = []otp.Budget{{Count: 2, Per: time.Hour}}
-		sms.recorder = c.Messenger.(*recorder)
-		c.Messenger = sms
-	}, tokenAccounts()...)
+	h, sms := outageHarness(t, tokenAccounts()...)
 	out, err := h.svc.Authenticate(ctx, byCard("auth-1", visaCard.Hash, 2030, 1))
 	expect(t, "authenticate", out, err, otp.SendSuccess)
 
