@@ -252,6 +252,15 @@ func (w *writer) stop() {
 	if w.wal != nil {
 		w.wal.Close()
 	}
+	// Statements prepared on the connection are not closed with its pool:
+	// left open, the last close of the database cannot checkpoint the log
+	// and remove it.
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	for _, st := range w.controls {
+		st.Close()
+	}
 }
 
 func (w *writer) loop() {
