@@ -28,7 +28,7 @@ type serveCmd struct {
 	DataDir  string `help:"Directory of the embedded database and generated secrets." default:"./otpgate-data" type:"path"`
 
 	AdminListen string        `name:"admin-listen" help:"Address of the operators' port: /metrics, Go's pprof under /debug/pprof/, /healthz and /readyz (plain HTTP; never expose it to Google). Empty or off: none." default:"127.0.0.1:9464"`
-	MaxInFlight int           `name:"max-in-flight" help:"Requests of Google's methods at work at once (envelope, database; not the wait for an SMS provider); beyond it a request waits up to --queue-wait, then gets a 503 that Google retries. 0: no bound. Default: 2 per CPU core; raise it when the database is remote and slow to answer." default:"${max_in_flight}"`
+	MaxInFlight int           `name:"max-in-flight" help:"Requests of Google's methods at work at once (envelope, database; not the wait for an SMS provider or for the embedded store's fsync); beyond it a request waits up to --queue-wait, then gets a 503 that Google retries. 0: no bound. Default: 2 per CPU core; raise it when the database is remote and slow to answer." default:"${max_in_flight}"`
 	QueueWait   time.Duration `name:"queue-wait" help:"How long a request may wait for one of the --max-in-flight slots before its 503." default:"50ms"`
 
 	CodeSecretFile string `help:"Secrets file (mode 0600) of the HMAC secrets of codes, request fingerprints and phone numbers at rest: lines of ID HEX, oldest first, the newest writes and all verify (otpgate secrets generate adds one); a single hex line is one secret. Default: generated in the data directory on first start." type:"path" placeholder:"FILE"`
