@@ -132,10 +132,11 @@ func (t *auditTrail) watch(ctx context.Context, metrics interface {
 	return nil
 }
 
-// record appends one event. A failure is logged and counted, not returned:
-// what it records has happened (an SMS is out), and the alert on
+// record appends one event with fields, a JSON object (audit.Fields, or a
+// struct). A failure is logged and counted, not returned: what it records
+// has happened (an SMS is out), and the alert on
 // otpgate_audit_write_errors_total is how it is not lost silently.
-func (t *auditTrail) record(event string, fields audit.Fields) {
+func (t *auditTrail) record(event string, fields any) {
 	if t == nil || t.log == nil {
 		return
 	}
@@ -155,17 +156,28 @@ func (t *auditTrail) recordsWritten() float64 {
 
 // Audit records an outcome of the domain (otp.Auditor).
 func (t *auditTrail) Audit(_ context.Context, e otp.AuditEvent) {
-	f := audit.Fields{"method": e.Method, "requestId": e.RequestID}
-	for name, v := range map[string]string{"scope": e.Scope, "result": e.Result, "account": e.AccountID, "phone": e.Phone,
-		"challenge": e.Challenge, "provider": e.Provider, "messageId": e.MessageID, "reason": e.Reason, "error": e.Error} {
-		if v != "" {
-			f[name] = v
-		}
-	}
-	if e.Attempt > 0 {
-		f["attempt"] = e.Attempt
-	}
-	t.record(e.Event, f)
+	t.record(e.Event, outcomeFields{Method: e.Method, RequestID: e.RequestID, Scope: e.Scope, Result: e.Result,
+		Account: e.AccountID, Phone: e.Phone, Challenge: e.Challenge, Provider: e.Provider, MessageID: e.MessageID,
+		Reason: e.Reason, Error: e.Error, Attempt: max(e.Attempt, 0)})
+}
+
+// outcomeFields are the fields of an outcome's record: method and requestId
+// always, the others when set. A struct rather than a map built per
+// request; its members are in the order encoding/json writes a map's keys
+// (sorted), so that a record reads as it always has.
+type outcomeFields struct {
+	Account   string `json:"account,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+	Challenge string `json:"challenge,omitempty"`
+	Error     string `json:"error,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Method    string `json:"method"`
+	Phone     string `json:"phone,omitempty"`
+	Provider  string `json:"provider,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	RequestID string `json:"requestId"`
+	Result    string `json:"result,omitempty"`
+	Scope     string `json:"scope,omitempty"`
 }
 
 // auditor is the trail as the domain's hook: nil when off, so that the
