@@ -46,11 +46,7 @@ func TestE2EProtectedServe(t *testing.T) {
 	}
 
 	// Google's side: its private key, our public one.
-	googleKeys, err := pgp.ReadKeyFile(path("google.asc"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ourPublic, err := pgp.ReadKeyFile(path("ours.pub.asc"), false)
+	googleKeys, ourPublic, err := pgp.LoadKeys([]string{path("google.asc")}, []string{path("ours.pub.asc")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,11 +94,7 @@ func TestE2EHSMServe(t *testing.T) {
 
 	run("keys", "generate", "--scheme", "pgp", "--bits", "2048", "--name", "google", "--out", path("google.asc"))
 	writeFile(t, dir, "google.pub.asc", run("keys", "export-public", "--scheme", "pgp", "--key", path("google.asc")))
-	googleKeys, err := pgp.ReadKeyFile(path("google.asc"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ourPublic, err := pgp.ReadKeyFile(path("ours.pub.asc"), false)
+	googleKeys, ourPublic, err := pgp.LoadKeys([]string{path("google.asc")}, []string{path("ours.pub.asc")})
 	if err != nil {
 		t.Fatal(err)
 	}
