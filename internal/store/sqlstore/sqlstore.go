@@ -140,7 +140,10 @@ func (q *Statements) AddEvents(n int) string {
 }
 
 // LockMany takes n lock rows in one statement (dialects with Locks): its
-// arguments are space and key of each, in the order they are taken.
+// arguments are space and key of each, in the order they are taken. The
+// upsert takes a row, creating it if needed: it waits while another
+// transaction holds the row, and a row that Purge deleted meanwhile is
+// inserted again.
 func (q *Statements) LockMany(n int) string {
 	return q.shaped(fmt.Sprint("lock", n), func() string {
 		return `INSERT INTO locks (space, key) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, n-1) +
@@ -148,14 +151,22 @@ func (q *Statements) LockMany(n int) string {
 	})
 }
 
+// fixed are the statements' fields, Lock last ("" without lock rows): the
+// one list that Statements rebinds and All returns.
+func (q *Statements) fixed() []*string {
+	return []*string{&q.LockRequest, &q.InsertRequest, &q.UpdateRequest, &q.DeleteRequest,
+		&q.AccountByPhone, &q.AccountByID, &q.AccountByAssociation, &q.AccountByCard, &q.AccountByToken,
+		&q.CountEvents, &q.AddEvent, &q.DeleteEvent, &q.InsertChallenge, &q.LockChallenge, &q.UpdateChallenge,
+		&q.Supersede, &q.RecordSubmission, &q.SubmitChallenge, &q.RecordDelivery, &q.Lock}
+}
+
 // All lists every statement (for engines that prepare them at start).
 func (q *Statements) All() []string {
-	all := []string{q.LockRequest, q.InsertRequest, q.UpdateRequest, q.DeleteRequest,
-		q.AccountByPhone, q.AccountByID, q.AccountByAssociation, q.AccountByCard, q.AccountByToken,
-		q.CountEvents, q.AddEvent, q.DeleteEvent, q.InsertChallenge, q.LockChallenge, q.UpdateChallenge,
-		q.Supersede, q.RecordSubmission, q.SubmitChallenge, q.RecordDelivery}
-	if q.Lock != "" {
-		all = append(all, q.Lock)
+	var all []string
+	for _, p := range q.fixed() {
+		if *p != "" {
+			all = append(all, *p)
+		}
 	}
 	return all
 }
@@ -201,23 +212,17 @@ func (d Dialect) Statements() *Statements {
 		provider = ?, provider_message_id = NULLIF(?, ''), delivery_state = ?, delivered_at = NULL WHERE id = ?`,
 		// A final state stays as it is, so that a repeated or late receipt
 		// changes nothing.
-		dialect: d,
 		RecordDelivery: `UPDATE challenges SET
 		delivery_state = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivery_state ELSE ? END,
 		delivered_at = CASE WHEN delivery_state IN (?, ?, ?, ?) THEN delivered_at ELSE ? END
 		WHERE provider = ? AND provider_message_id = ?`,
+		dialect: d,
+	}
+	for _, p := range q.fixed() {
+		*p = d.Rebind(*p)
 	}
 	if d.Locks {
-		// One statement takes the row, creating it if needed: the upsert
-		// waits while another transaction holds it, and a row that Purge
-		// deleted meanwhile is inserted again.
-		q.Lock = `INSERT INTO locks (space, key) VALUES (?, ?) ON CONFLICT (space, key) DO UPDATE SET key = EXCLUDED.key`
-	}
-	for _, p := range []*string{&q.LockRequest, &q.InsertRequest, &q.UpdateRequest, &q.DeleteRequest,
-		&q.AccountByPhone, &q.AccountByID, &q.AccountByAssociation, &q.AccountByCard, &q.AccountByToken,
-		&q.CountEvents, &q.AddEvent, &q.DeleteEvent, &q.InsertChallenge, &q.LockChallenge, &q.UpdateChallenge,
-		&q.Supersede, &q.RecordSubmission, &q.SubmitChallenge, &q.Lock, &q.RecordDelivery} {
-		*p = d.Rebind(*p)
+		q.Lock = q.LockMany(1)
 	}
 	return q
 }
@@ -282,18 +287,7 @@ func NewTx(conn Conn, q *Statements) *Tx { return &Tx{conn: conn, q: q} }
 // where the dialect has lock rows. Statements after it see what the
 // previous holder committed.
 func (t *Tx) lock(space, key string) error {
-	k := lock{space, key}
-	if t.q.Lock == "" || t.locked[k] {
-		return nil
-	}
-	if err := t.conn.Exec("lock "+space, t.q.Lock, space, key); err != nil {
-		return err
-	}
-	if t.locked == nil {
-		t.locked = make(map[lock]bool)
-	}
-	t.locked[k] = true
-	return nil
+	return t.lockAll(space, []string{key})
 }
 
 // Conn is the connection the transaction runs on (for the engines' tests).
