@@ -110,15 +110,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	stmts := map[string]*sql.Stmt{}
-	for _, q := range statements.All() {
-		st, err := conn.PrepareContext(ctx, q)
-		if err != nil {
-			conn.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("sqlite: prepare: %w", err)
-		}
-		stmts[q] = st
+	stmts, err := prepare(ctx, conn, statements.All())
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, err
 	}
 	// Readers: WAL lets them read a committed snapshot while the writer
 	// writes. query_only makes a write through them an error, not a
@@ -133,20 +129,32 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	reads := map[string]*sql.Stmt{}
-	for _, q := range []string{statements.AccountByPhone, statements.AccountByID, statements.AccountByAssociation,
-		statements.AccountByCard, statements.AccountByToken} {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			db.Close()
-			conn.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("sqlite: prepare: %w", err)
-		}
-		reads[q] = st
+	reads, err := prepare(ctx, db, []string{statements.AccountByPhone, statements.AccountByID, statements.AccountByAssociation,
+		statements.AccountByCard, statements.AccountByToken})
+	if err != nil {
+		db.Close()
+		conn.Close()
+		wdb.Close()
+		return nil, err
 	}
 	s := &Store{db: db, reads: reads, wdb: wdb, w: newWriter(conn, stmts, sync == "FULL"), batch: DefaultBatch}
 	return s, nil
+}
+
+// prepare prepares queries on p (the writer's connection, or the pool of
+// readers), keyed by their text.
+func prepare(ctx context.Context, p interface {
+	PrepareContext(context.Context, string) (*sql.Stmt, error)
+}, queries []string) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := p.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		stmts[q] = st
+	}
+	return stmts, nil
 }
 
 func migrateUp(ctx context.Context, db *sql.DB) error {
