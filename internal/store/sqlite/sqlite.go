@@ -217,7 +217,12 @@ func (r poolReader) QueryRow(what, query string, args []any, dest ...any) (bool,
 	if !ok {
 		return false, fmt.Errorf("sqlite: %s: not a lookup of Read", what)
 	}
-	err := st.QueryRowContext(r.ctx, args...).Scan(dest...)
+	return found(what, st.QueryRowContext(r.ctx, args...).Scan(dest...))
+}
+
+// found is QueryRow's answer after a scan that ended with err: no row is
+// not found, not an error.
+func found(what string, err error) (bool, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -449,13 +454,7 @@ func (t *sqlTx) QueryRow(what, query string, args []any, dest ...any) (bool, err
 	if err == nil {
 		err = st.QueryRowContext(t.ctx, args...).Scan(dest...)
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, sqlstore.Wrap("sqlite", what, err)
-	}
-	return true, nil
+	return found(what, err)
 }
 
 // RecordDelivery updates the challenges that carry the message: a final
