@@ -358,16 +358,9 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 // retries, logged at ERROR with the call's id and the stack; the process
 // and the connection live on.
 func (s *Server) recoverCall(w *trackingWriter, c *call, status *int, result *string) {
-	v := recover()
-	if v == nil {
+	if !s.recovered(recover(), "id", c.id, "method", c.method, "requestId", c.requestID) {
 		return
 	}
-	if v == http.ErrAbortHandler {
-		panic(v)
-	}
-	s.cfg.Metrics.panics.Inc()
-	s.log.Error("handler panicked", "id", c.id, "method", c.method, "requestId", c.requestID,
-		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	*status, *result = http.StatusServiceUnavailable, resultPanic
 	if w.wrote {
 		return // too late for another answer; the client sees a short one
@@ -380,22 +373,29 @@ func (s *Server) recoverCall(w *trackingWriter, c *call, status *int, result *st
 	s.fail(w, c, gsp.Unavailable("temporarily unable to process the request; retry with the same requestId"))
 }
 
+// recovered counts and logs v, what a deferred recover of a handler
+// returned, with attrs naming the call, and reports whether it was a panic.
+// It panics again with http.ErrAbortHandler, net/http's own way to abort a
+// response.
+func (s *Server) recovered(v any, attrs ...any) bool {
+	if v == nil {
+		return false
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.cfg.Metrics.panics.Inc()
+	s.log.Error("handler panicked", append(attrs, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))...)
+	return true
+}
+
 // recoverer answers a panic of any other route (health, metrics, pprof)
 // with a 503 and logs it, instead of net/http's dropped connection.
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackingWriter{ResponseWriter: w}
 		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.cfg.Metrics.panics.Inc()
-			s.log.Error("handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if !tw.wrote {
+			if s.recovered(recover(), "path", r.URL.Path) && !tw.wrote {
 				http.Error(tw, "temporarily unavailable", http.StatusServiceUnavailable)
 			}
 		}()
