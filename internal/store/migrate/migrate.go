@@ -196,32 +196,25 @@ func Version(ctx context.Context, db *sql.DB) (int, error) {
 }
 
 // SQL adapts a database/sql database to the runner.
-func SQL(db *sql.DB) Conn { return sqlConn{db: db} }
+func SQL(db *sql.DB) Conn { return sqlConn{db: db, q: db} }
 
-// sqlConn runs on db, or on tx within a transaction.
+// sqlConn runs on q: db, or a transaction of db within InTx.
 type sqlConn struct {
 	db *sql.DB
-	tx *sql.Tx
+	q  interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
 }
 
 func (c sqlConn) Exec(ctx context.Context, query string) error {
-	var err error
-	if c.tx != nil {
-		_, err = c.tx.ExecContext(ctx, query)
-	} else {
-		_, err = c.db.ExecContext(ctx, query)
-	}
+	_, err := c.q.ExecContext(ctx, query)
 	return err
 }
 
 func (c sqlConn) QueryInt(ctx context.Context, query string) (int, error) {
 	var v int
-	var err error
-	if c.tx != nil {
-		err = c.tx.QueryRowContext(ctx, query).Scan(&v)
-	} else {
-		err = c.db.QueryRowContext(ctx, query).Scan(&v)
-	}
+	err := c.q.QueryRowContext(ctx, query).Scan(&v)
 	return v, err
 }
 
@@ -231,7 +224,7 @@ func (c sqlConn) InTx(ctx context.Context, fn func(Conn) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(sqlConn{db: c.db, tx: tx}); err != nil {
+	if err := fn(sqlConn{db: c.db, q: tx}); err != nil {
 		return err
 	}
 	return tx.Commit()
