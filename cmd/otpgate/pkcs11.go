@@ -43,16 +43,6 @@ func splitKeyRefs(refs []string) (files []string, uris []*hsm.URI, err error) {
 	return files, uris, nil
 }
 
-// tokenKeyPairs opens u's token and finds its key pairs; it also fails, in
-// a build without PKCS#11, with the message that says how to get one.
-func tokenKeyPairs(tokens *hsm.Tokens, u *hsm.URI) ([]crypto.Signer, error) {
-	tk, err := tokens.Open(u)
-	if err != nil {
-		return nil, err
-	}
-	return tk.KeyPairs(u)
-}
-
 // loadPGPKeys reads our keys (files or URIs) and Google's public key files.
 func loadPGPKeys(tokens *hsm.Tokens, ourRefs, googleFiles []string) (ours, google []*openpgp.Entity, err error) {
 	files, uris, err := splitKeyRefs(ourRefs)
@@ -87,15 +77,19 @@ func loadPGPKeys(tokens *hsm.Tokens, ourRefs, googleFiles []string) (ours, googl
 	return ours, google, nil
 }
 
-// tokensKeyPairs is tokenKeyPairs of each URI.
+// tokensKeyPairs opens each URI's token and finds its key pairs; it also
+// fails, in a build without PKCS#11, with the message that says how to get
+// one.
 func tokensKeyPairs(tokens *hsm.Tokens, uris []*hsm.URI) ([][]crypto.Signer, error) {
 	out := make([][]crypto.Signer, len(uris))
 	for i, u := range uris {
-		pairs, err := tokenKeyPairs(tokens, u)
+		tk, err := tokens.Open(u)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = pairs
+		if out[i], err = tk.KeyPairs(u); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
