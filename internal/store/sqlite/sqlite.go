@@ -242,12 +242,13 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []otp.Account) erro
 func importAccounts(ctx context.Context, tx *sql.Conn, accounts []otp.Account) error {
 	lite := sqlstore.SQLite
 	now := time.Now().UnixMilli()
+	deletes := lite.DeleteLinks()
 	for _, a := range accounts {
 		query, args := lite.UpsertAccount(a, now)
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 		}
-		for _, query := range lite.DeleteLinks() {
+		for _, query := range deletes {
 			if _, err := tx.ExecContext(ctx, query, a.ID); err != nil {
 				return fmt.Errorf("sqlite: import account %s: %w", a.ID, err)
 			}
