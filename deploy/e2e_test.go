@@ -24,12 +24,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/simulator"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // fastWindow and fastFor replace every range and every "for:" of the rules
@@ -97,13 +97,13 @@ func buildOtpgate(t *testing.T, dir string) string {
 // proc is a subprocess killed, and waited for, when the test ends.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 }
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(name, args...), out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OTPGATE_") {
@@ -137,23 +137,6 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freeAddr is a 127.0.0.1 address that was free a moment ago.

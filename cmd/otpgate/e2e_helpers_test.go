@@ -27,6 +27,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/hsm"
 	"github.com/otpgate/otpgate/internal/hsm/softhsmtest"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // e2eBinary is the otpgate binary built by TestMain.
@@ -70,24 +71,6 @@ func TestMain(m *testing.M) {
 // The token every sendOtp of these tests carries: 11 characters.
 const e2eToken = "AB12345678C"
 
-// e2eBuffer collects a subprocess's output while it runs.
-type e2eBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *e2eBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *e2eBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // e2eEnv is the test process's environment without any OTPGATE_* variable
 // (so that a developer's settings cannot leak in), plus extra.
 func e2eEnv(extra ...string) []string {
@@ -104,8 +87,8 @@ func e2eEnv(extra ...string) []string {
 type e2eProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *e2eBuffer
-	stderr *e2eBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's error, once done is closed
 	url    string        // http://127.0.0.1:PORT for servers
@@ -137,7 +120,7 @@ func e2eStart(t *testing.T, env []string, args ...string) *e2eProc {
 			args = append(args, "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
 		}
 	}
-	p := &e2eProc{t: t, stdout: &e2eBuffer{}, stderr: &e2eBuffer{}, done: make(chan struct{})}
+	p := &e2eProc{t: t, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(e2eBinary, args...)
 	p.cmd.Env = e2eEnv(env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/testutil/nodepeer"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // The node-smpp SMSC of internal/sms/smpp's interoperability test, reused
@@ -48,7 +49,7 @@ func TestE2ESMPPNodePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &e2eBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sms/smstest"
 	"github.com/otpgate/otpgate/internal/store/sqlite"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // Directory of every test: one account per status, plus a second active one.
@@ -84,24 +85,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer collects logs written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // flakyStore fails the next n transactions as a database outage would.
 type flakyStore struct {
 	otp.Store
@@ -125,7 +108,7 @@ type harness struct {
 	flaky  *flakyStore
 	svc    *otp.Service
 	dbPath string
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	policy otp.Policy
 	google envelope.Codec // nil: plain JSON
 	// bodies of every response, for leak scans
@@ -236,7 +219,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: &fakeClock{t: cfg.start}, sms: &smstest.Recorder{},
-		store: st, flaky: &flakyStore{Store: st}, dbPath: dbPath, logs: &syncBuffer{}, policy: cfg.policy}
+		store: st, flaky: &flakyStore{Store: st}, dbPath: dbPath, logs: &syncbuf.Buffer{}, policy: cfg.policy}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	composer, err := sms.NewComposer(sms.DefaultTemplate, cfg.policy.CodeLength)
 	if err != nil {

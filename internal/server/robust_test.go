@@ -18,6 +18,7 @@ import (
 	"github.com/otpgate/otpgate/internal/envelope"
 	"github.com/otpgate/otpgate/internal/otp"
 	"github.com/otpgate/otpgate/internal/server"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // panicCodec panics in Open (once, when once is set) and, with seal, in
@@ -147,7 +148,7 @@ func TestBodyAfterReadTimeout(t *testing.T) {
 // TestErrorLogToSlog: what net/http logs itself (here a TLS handshake that
 // is not one) goes through slog, at WARN, naming the listener.
 func TestErrorLogToSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
 	ts.Config.ErrorLog = server.ErrorLog(logger, "main")

@@ -2,7 +2,6 @@ package smpp
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -12,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/otpgate/otpgate/internal/testutil/nodepeer"
+	"github.com/otpgate/otpgate/internal/testutil/syncbuf"
 )
 
 // The interoperability test binds to testdata/interop/smsc.cjs, an SMSC run
@@ -74,24 +73,7 @@ type nodeEvent struct {
 type nodeSMSC struct {
 	addr   string
 	events chan nodeEvent
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer
 }
 
 func startNodeSMSC(t *testing.T, systemID, password string) *nodeSMSC {
@@ -112,7 +94,7 @@ func startNodeSMSC(t *testing.T, systemID, password string) *nodeSMSC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &nodeSMSC{events: make(chan nodeEvent, 100), stderr: &lockedBuffer{}}
+	n := &nodeSMSC{events: make(chan nodeEvent, 100), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = n.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("node %s: %v", script, err)
