@@ -75,17 +75,7 @@ func (r AuthenticateRequest) check() error {
 	return nil
 }
 
-func fourDigits(s string) bool {
-	if len(s) != 4 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func fourDigits(s string) bool { return len(s) == 4 && allDigits(s) }
 
 // lookUp finds the card or token of r and its account, or nil and nil,
 // trying its hash under each card secret, newest first: a card imported
